@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# make bench: every Go benchmark of the module in one run, then a report with the
+# figures and the ratios against baselines measured in the same run. Benchmarks
+# print figures; nothing here fails on a time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+: "${BENCHTIME:=1s}"
+out=$(mktemp)
+trap 'rm -f "$out"' EXIT
+go test -run '^$' -bench "${BENCH:-.}" -benchtime "$BENCHTIME" -benchmem -timeout 60m ./... | tee "$out"
+go run ./bench/benchreport -md bench-report.md -json bench-report.json <"$out"
