@@ -1,0 +1,366 @@
+package partition
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/log"
+)
+
+// FSM is the state machine of one partition's Raft group. Raft calls Apply,
+// ApplyBatch, Snapshot and Restore from its single FSM goroutine; every other method
+// may be called from any goroutine.
+//
+// The log holds only committed data: Apply is the only writer. Apply assigns
+// offsets from the FSM's own counter (applied end offset), never from what the log
+// happens to hold, so that replaying the Raft log after a restart is idempotent: an
+// entry whose batches are already in the log (because they were written before the
+// restart) is checked against the log and skipped, not appended twice.
+type FSM struct {
+	log         *log.Log
+	logger      *slog.Logger
+	producerTTL time.Duration
+
+	// fetch copies the committed batches [from, to) from a peer into the log with
+	// log.AppendRaw. Restore uses it when a snapshot is ahead of the local log.
+	fetch func(ctx context.Context, from, to int64) error
+
+	hw *watermark
+
+	// scratch is the FSM goroutine's buffer: the log stamps offsets and epochs into
+	// batches in place, and Raft's copy of an entry must not be written to (it may be
+	// replicated from at the same time), so Apply copies into scratch first.
+	scratch []byte
+
+	// closing ends a Restore that is waiting to fetch from peers.
+	closing context.Context
+
+	mu struct {
+		sync.Mutex
+		next      int64 // applied end offset: the offset the next batch gets
+		lastIndex uint64
+		lastTerm  uint64
+		producers *producers
+		epochs    []EpochStart
+		// expiredAtMs is the entry time of the last producer expiry. It is in
+		// snapshots, so every replica expires at the same entries.
+		expiredAtMs int64
+	}
+}
+
+// expiryCheckMs is how often, in entry time, idle producers are expired.
+const expiryCheckMs = 60_000
+
+// EpochStart is one entry of the leader-epoch history: the first offset written
+// under a leader epoch (the Raft term). Kafka's OffsetForLeaderEpoch reads it.
+type EpochStart struct {
+	Epoch       int32 `json:"epoch"`
+	StartOffset int64 `json:"start_offset"`
+}
+
+// AppendResult is what applying one entry did; it is the Response of the Raft apply
+// future on the leader.
+type AppendResult struct {
+	BaseOffset  int64 // first offset of the entry's batches (of the original, for a duplicate)
+	LastOffset  int64
+	LogAppendMs int64 // the entry's append time, for LogAppendTime topics
+	Duplicate   bool  // an idempotent retry: nothing was appended
+	Err         error // a sequence or epoch error: nothing was appended
+}
+
+func newFSM(l *log.Log, logger *slog.Logger, producerTTL time.Duration, closing context.Context) *FSM {
+	f := &FSM{log: l, logger: logger, producerTTL: producerTTL, hw: newWatermark(), closing: closing}
+	f.mu.producers = newProducers()
+	return f
+}
+
+var _ raft.BatchingFSM = (*FSM)(nil)
+
+// Apply applies one committed entry.
+func (f *FSM) Apply(l *raft.Log) any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.applyLocked(l)
+}
+
+// ApplyBatch applies committed entries in order, taking the lock once.
+func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		out[i] = f.applyLocked(l)
+	}
+	return out
+}
+
+func (f *FSM) applyLocked(l *raft.Log) any {
+	f.mu.lastIndex, f.mu.lastTerm = l.Index, l.Term
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	appendMs, batches, err := decodeEntry(l.Data)
+	if err != nil {
+		// Deterministic on every replica: the entry is skipped everywhere.
+		f.logger.Error("skip undecodable entry", "index", l.Index, "err", err)
+		return &AppendResult{Err: err}
+	}
+	res := f.applyBatches(l, appendMs, batches)
+	// Expiry walks every producer, so it runs once a minute of entry time, not
+	// per entry; entry time keeps it the same on every replica.
+	if f.producerTTL > 0 && appendMs-f.mu.expiredAtMs >= expiryCheckMs {
+		f.mu.producers.expire(appendMs, f.producerTTL.Milliseconds())
+		f.mu.expiredAtMs = appendMs
+	}
+	return res
+}
+
+// applyBatches checks the sequences of batches, then appends them (or skips those
+// already in the log) and advances the high watermark.
+func (f *FSM) applyBatches(l *raft.Log, appendMs int64, batches []byte) *AppendResult {
+	res := &AppendResult{BaseOffset: f.mu.next, LogAppendMs: appendMs}
+	p := f.mu.producers
+	saved := map[int64]*producerState{} // producer states before this entry, to roll back
+	rollback := func() {
+		for id, st := range saved {
+			if st == nil {
+				delete(p.m, id)
+			} else {
+				p.m[id] = st
+			}
+		}
+	}
+	off := f.mu.next
+	n := 0
+	for rest := batches; len(rest) > 0; n++ {
+		h, err := log.ParseBatchHeader(rest)
+		if err != nil {
+			// The leader validated every batch before proposing; this is a broken
+			// invariant or a corrupt WAL entry. Skip it on every replica alike.
+			rollback()
+			f.logger.Error("skip entry with a bad batch", "index", l.Index, "err", err)
+			return &AppendResult{Err: err}
+		}
+		rest = rest[h.Size():]
+		last := off + int64(h.LastOffsetDelta)
+		if h.ProducerID >= 0 {
+			pb := producerBatch{ProducerID: h.ProducerID, ProducerEpoch: h.ProducerEpoch, BaseSequence: h.BaseSequence, Records: h.NumRecords}
+			dup, err := p.check(pb)
+			if err != nil {
+				rollback()
+				return &AppendResult{Err: err}
+			}
+			if dup != nil {
+				if n == 0 && len(rest) == 0 {
+					return &AppendResult{BaseOffset: dup.FirstOffset, LastOffset: dup.LastOffset, LogAppendMs: appendMs, Duplicate: true}
+				}
+				rollback()
+				return &AppendResult{Err: fmt.Errorf("%w: retried batch of producer %d mixed with new ones in one request", ErrOutOfOrderSequence, h.ProducerID)}
+			}
+			if _, ok := saved[h.ProducerID]; !ok {
+				if st, ok := p.m[h.ProducerID]; ok {
+					c := *st
+					c.Batches = append([]seqEntry(nil), st.Batches...)
+					saved[h.ProducerID] = &c
+				} else {
+					saved[h.ProducerID] = nil
+				}
+			}
+			p.record(pb, off, last, appendMs)
+		}
+		off = last + 1
+	}
+	res.LastOffset = off - 1
+
+	epoch := int32(l.Term)
+	if err := f.appendToLog(l.Index, batches, epoch); err != nil {
+		// The disk failed under a committed entry: this replica can no longer be
+		// trusted to hold the log, and Raft has no way to retry an apply.
+		panic(fmt.Sprintf("partition: append committed entry %d: %v", l.Index, err))
+	}
+	if e := f.mu.epochs; len(e) == 0 || e[len(e)-1].Epoch < epoch {
+		f.mu.epochs = append(f.mu.epochs, EpochStart{Epoch: epoch, StartOffset: f.mu.next})
+	}
+	f.mu.next = off
+	f.hw.set(off)
+	return res
+}
+
+// appendToLog writes batches at offset f.mu.next, skipping every batch the log
+// already holds from before a restart (checked: same record count and CRC).
+func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
+	off := f.mu.next
+	for len(batches) > 0 && off < f.log.EndOffset() {
+		h, err := log.ParseBatchHeader(batches)
+		if err != nil {
+			return err
+		}
+		if off >= f.log.StartOffset() {
+			same, err := f.logHolds(off, h)
+			if err != nil {
+				return err
+			}
+			if !same {
+				f.logger.Error("log differs from the raft log: truncating", "index", index, "offset", off)
+				if err := f.log.TruncateTo(off); err != nil {
+					return err
+				}
+				break
+			}
+		}
+		off += int64(h.LastOffsetDelta) + 1
+		batches = batches[h.Size():]
+	}
+	if len(batches) == 0 {
+		return nil
+	}
+	if off != f.log.EndOffset() {
+		return fmt.Errorf("entry %d at offset %d, log ends at %d", index, off, f.log.EndOffset())
+	}
+	f.scratch = append(f.scratch[:0], batches...)
+	_, err := f.log.Append(f.scratch, epoch)
+	return err
+}
+
+// logHolds reports whether the log's batch at offset is the batch h describes.
+func (f *FSM) logHolds(offset int64, h log.BatchHeader) (bool, error) {
+	c, err := f.log.Read(offset, 1)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	buf, err := c.AppendTo(f.scratch[:0])
+	if err != nil {
+		return false, err
+	}
+	f.scratch = buf[:0]
+	got, err := log.ParseBatchHeader(buf)
+	if err != nil {
+		return false, err
+	}
+	return got.BaseOffset == offset && got.LastOffsetDelta == h.LastOffsetDelta && got.CRC == h.CRC, nil
+}
+
+// HighWatermark returns the offset after the last committed batch.
+func (f *FSM) HighWatermark() int64 { return f.hw.get() }
+
+// Epochs returns a copy of the leader-epoch history.
+func (f *FSM) Epochs() []EpochStart {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]EpochStart(nil), f.mu.epochs...)
+}
+
+// AppliedIndex returns the index of the last Raft entry applied.
+func (f *FSM) AppliedIndex() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mu.lastIndex
+}
+
+// Snapshot captures the manifest; Persist writes it after syncing the log.
+func (f *FSM) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	m := manifest{
+		Version:     manifestVersion,
+		StartOffset: f.log.StartOffset(),
+		EndOffset:   f.mu.next,
+		LastIndex:   f.mu.lastIndex,
+		LastTerm:    f.mu.lastTerm,
+		Epochs:      append([]EpochStart(nil), f.mu.epochs...),
+		Producers:   f.mu.producers.snapshot(),
+		ExpiredAtMs: f.mu.expiredAtMs,
+	}
+	m.StartOffset = min(m.StartOffset, m.EndOffset)
+	return &fsmSnapshot{m: m, log: f.log}, nil
+}
+
+// Restore replaces the state with a snapshot's and makes the log hold everything
+// below the snapshot's end offset: kept when the log already has it, reset when the
+// log ends before the snapshot's start, fetched from a peer otherwise.
+func (f *FSM) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var buf bytes.Buffer
+	if _, err := io.Copy(&buf, io.LimitReader(rc, maxManifestBytes+1)); err != nil {
+		return fmt.Errorf("read snapshot: %w", err)
+	}
+	m, err := decodeManifest(buf.Bytes())
+	if err != nil {
+		return err
+	}
+	if f.log.EndOffset() < m.StartOffset || f.log.StartOffset() > m.EndOffset {
+		f.logger.Info("reset log to snapshot start", "offset", m.StartOffset, "log_end", f.log.EndOffset())
+		if err := f.log.Reset(m.StartOffset); err != nil {
+			return fmt.Errorf("reset log to %d: %w", m.StartOffset, err)
+		}
+	}
+	delay := restoreRetryMin
+	for f.log.EndOffset() < m.EndOffset {
+		from := f.log.EndOffset()
+		if f.fetch == nil {
+			return fmt.Errorf("log ends at %d, snapshot at %d, and no peer to fetch from", from, m.EndOffset)
+		}
+		if err := f.fetch(f.closing, from, m.EndOffset); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return err
+			}
+			f.logger.Warn("fetch missing log from peer", "offset", from, "err", err)
+			select {
+			case <-f.closing.Done():
+				return f.closing.Err()
+			case <-time.After(delay):
+			}
+			delay = min(2*delay, restoreRetryMax)
+		}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mu.next = m.EndOffset
+	f.mu.lastIndex, f.mu.lastTerm = m.LastIndex, m.LastTerm
+	f.mu.epochs = m.Epochs
+	f.mu.producers.restore(m.Producers)
+	f.mu.expiredAtMs = m.ExpiredAtMs
+	f.hw.set(m.EndOffset)
+	return nil
+}
+
+// Fetch attempts while no peer can serve the missing log back off from
+// restoreRetryMin to restoreRetryMax.
+const (
+	restoreRetryMin = 100 * time.Millisecond
+	restoreRetryMax = 5 * time.Second
+)
+
+type fsmSnapshot struct {
+	m   manifest
+	log *log.Log
+}
+
+// Persist syncs the log, so that everything the manifest covers is durable before
+// Raft drops its own copy of those entries, then writes the manifest.
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if err := s.log.Sync(); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("sync log for snapshot: %w", err)
+	}
+	b, err := encodeManifest(s.m)
+	if err == nil {
+		_, err = sink.Write(b)
+	}
+	if err != nil {
+		sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() {}
