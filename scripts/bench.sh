@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 : "${BENCHTIME:=1s}"
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
-go test -run '^$' -bench "${BENCH:-.}" -benchtime "$BENCHTIME" -benchmem -timeout 60m ./... | tee "$out"
+# -p 1: one package at a time, so no two benchmarks share the two cores.
+go test -p 1 -run '^$' -bench "${BENCH:-.}" -benchtime "$BENCHTIME" -benchmem -timeout 60m ${BENCHPKGS:-./...} | tee "$out"
 go run ./bench/benchreport -md bench-report.md -json bench-report.json <"$out"
