@@ -2,10 +2,13 @@ package partition
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -158,4 +161,40 @@ func benchAppend(b *testing.B, leaders []*Partition, batch []byte) {
 	b.ReportMetric(pct(0.50), "p50-ms")
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "appends/s")
+}
+
+// BenchmarkPartitionIdle measures what idle partitions cost: 3 nodes in this
+// process, each hosting a replica of every partition (so divide by 3 for one
+// broker). It reports CPU-seconds per wall second over a fixed window,
+// goroutines, heap and open file descriptors.
+func BenchmarkPartitionIdle(b *testing.B) {
+	for _, partitions := range []int{100, 300} {
+		b.Run(fmt.Sprintf("partitions=%d", partitions), func(b *testing.B) {
+			benchPartitions(b, partitions)
+			const window = 3 * time.Second
+			var cpu float64
+			for b.Loop() {
+				before := processCPU(b)
+				t0 := time.Now()
+				<-time.After(window) // the measurement window itself
+				cpu = (processCPU(b) - before).Seconds() / time.Since(t0).Seconds()
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			fds, _ := os.ReadDir("/proc/self/fd")
+			b.ReportMetric(cpu, "cpu-s/s")
+			b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
+			b.ReportMetric(float64(ms.HeapInuse)/(1<<20), "heap-MiB")
+			b.ReportMetric(float64(len(fds)), "fds")
+		})
+	}
+}
+
+// processCPU is the user+system CPU time of this process.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
