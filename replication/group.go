@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -40,6 +41,10 @@ type Group struct {
 		n       int
 		idle    chan struct{} // closed when n drops to 0 while closing
 	}
+
+	// opened is set once raft is running (g.raft is valid); until then the
+	// group is registered for routing only.
+	opened atomic.Bool
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -128,6 +133,7 @@ func (g *Group) open() error {
 		return err
 	}
 	g.stores, g.raft = st, r
+	g.opened.Store(true) // publishes g.raft to Node.Group's callers
 	if cfg.OnLeadershipChange != nil {
 		g.watchStop = make(chan struct{})
 		g.watchDone = make(chan struct{})
@@ -144,11 +150,17 @@ func (n *Node) forgetGroup(g *Group) {
 	}
 }
 
-// Group returns the open group id on this node, or nil.
+// Group returns the open group id on this node, or nil. A group whose
+// OpenGroup has not finished (raft still starting, a snapshot restoring) is
+// registered for routing but not returned here.
 func (n *Node) Group(id string) *Group {
 	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.mu.groups[id]
+	g := n.mu.groups[id]
+	n.mu.Unlock()
+	if g == nil || !g.opened.Load() {
+		return nil
+	}
+	return g
 }
 
 // ID returns the group id.

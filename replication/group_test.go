@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -482,5 +483,74 @@ func TestGroupPropose(t *testing.T) {
 	f := c.followers(ld)[0]
 	if _, err := f.group.Propose([]byte("x=1")).Wait(t.Context()); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("propose on follower: %v", err)
+	}
+}
+
+// restoreGate is a kvFSM whose Restore waits until released, so that a test
+// can look at a group while raft.NewRaft is still restoring its snapshot.
+type restoreGate struct {
+	*kvFSM
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (f *restoreGate) Restore(rc io.ReadCloser) error {
+	close(f.entered)
+	<-f.release
+	return f.kvFSM.Restore(rc)
+}
+
+// A group still opening (its snapshot restoring) is routed to but not yet
+// visible: PeerStatus from a peer is an error, never a crash.
+func TestGroupNotVisibleUntilOpen(t *testing.T) {
+	dir := t.TempDir()
+	a, b := testNode(t, "a"), testNode(t, "b")
+	sig := newSignal()
+	cfg := GroupConfig{ID: "g", Dir: filepath.Join(dir, "g"), FSM: newKVFSM(sig), Timing: fastTiming,
+		OnLeadershipChange: func(bool, uint64) { sig.Notify() }}
+	g, err := a.OpenGroup(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Bootstrap(t.Context(), []raft.Server{Voter("a", a.Addr())}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, sig, 10*time.Second, "leader", g.IsLeader)
+	if _, err := g.Apply(t.Context(), []byte("k=v")); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Snapshot(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Shutdown(); err != nil {
+		t.Fatal(err)
+	}
+
+	gate := &restoreGate{kvFSM: newKVFSM(sig), entered: make(chan struct{}), release: make(chan struct{})}
+	cfg.FSM = gate
+	opened := make(chan error, 1)
+	go func() {
+		g, err := a.OpenGroup(cfg)
+		if err == nil {
+			t.Cleanup(func() { g.Shutdown() })
+		}
+		opened <- err
+	}()
+	<-gate.entered
+	if a.Group("g") != nil {
+		t.Fatal("Group returned a group whose raft is still starting")
+	}
+	if _, err := b.PeerStatus(t.Context(), a.Addr(), "g"); err == nil {
+		t.Fatal("PeerStatus of a group still opening succeeded")
+	}
+	close(gate.release)
+	if err := <-opened; err != nil {
+		t.Fatal(err)
+	}
+	if a.Group("g") == nil {
+		t.Fatal("Group did not return the group once open")
+	}
+	if _, err := b.PeerStatus(t.Context(), a.Addr(), "g"); err != nil {
+		t.Fatalf("PeerStatus once open: %v", err)
 	}
 }

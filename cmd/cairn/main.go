@@ -35,6 +35,7 @@ func rootCommand() *cobra.Command {
 	}
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(demoCommand())
+	root.AddCommand(serveCommand())
 	return root
 }
 

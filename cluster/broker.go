@@ -1,0 +1,294 @@
+package cluster
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/partition"
+	"github.com/cairnlog/cairn/replication"
+	"github.com/cairnlog/cairn/wire"
+)
+
+// Broker is one cairn broker: its internal node (Raft of every group and
+// internal RPCs), its copy of the metadata, gossip membership, the
+// controller (active while this broker leads the metadata group), the
+// replica manager, the Kafka listener and the admin HTTP listener.
+//
+// All methods are safe for concurrent use.
+type Broker struct {
+	cfg    Config
+	id     int32
+	logger *slog.Logger
+
+	node     *replication.Node
+	meta     *metadata
+	members  *membership
+	replicas *replicaManager
+
+	// metaLeader is notified on every change of this broker's metadata
+	// leadership.
+	metaLeader *signal
+
+	kafkaAddr string // advertised
+	kafkaLn   net.Listener
+	kafka     *wire.Server
+	httpLn    net.Listener
+	http      *http.Server
+
+	ctx    context.Context // cancelled by Close: ends every goroutine below
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	pid struct {
+		sync.Mutex
+		next, end int64
+	}
+	// stopping is set by Shutdown: the controller stops acting (this broker
+	// leaving gossip must not make it fence itself).
+	stopping  atomic.Bool
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Start starts a broker: it claims the data directory, opens the metadata
+// group (bootstrapping a new cluster when cfg.Join is empty and there is no
+// state), starts gossip, the controller, the replica manager and the
+// listeners. It returns once they listen; the broker becomes ready (Ready)
+// when its metadata has caught up and its replicas are open.
+func Start(cfg Config) (b *Broker, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	if err := claimDataDir(cfg.DataDir, cfg.NodeID); err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	b = &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: newSignal(), ctx: ctx, cancel: cancel}
+	defer func() {
+		if err != nil {
+			b.Close()
+		}
+	}()
+	b.node, err = replication.NewNode(replication.NodeConfig{
+		ID:            strconv.Itoa(int(b.id)),
+		BindAddr:      cfg.InternalAddr,
+		AdvertiseAddr: cfg.AdvertiseInternalAddr,
+		Logger:        b.logger,
+		RaftLogLevel:  cfg.RaftLogLevel,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("internal listener: %w", err)
+	}
+	b.replicas = newReplicaManager(b)
+	partition.ServeReads(b.node, b.replicas.lookupGroup)
+	b.node.Handle(rpcReplicaStatus, b.replicas.serveStatus)
+
+	fsm := newMetaFSM(b.logger)
+	group, err := b.node.OpenGroup(replication.GroupConfig{
+		ID:     metaGroupID,
+		Dir:    filepath.Join(cfg.DataDir, metaDirName),
+		FSM:    fsm,
+		Store:  replication.StoreBolt,
+		Timing: cfg.MetadataTiming,
+		OnLeadershipChange: func(isLeader bool, term uint64) {
+			if isLeader {
+				b.logger.Info("metadata leadership gained", "term", term)
+			}
+			b.metaLeader.notify()
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open metadata: %w", err)
+	}
+	b.meta = &metadata{node: b.node, group: group, fsm: fsm, logger: b.logger, done: ctx.Done()}
+	b.node.Handle(rpcMetaApply, b.meta.serveApply)
+	if len(cfg.Join) == 0 {
+		bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		err := group.Bootstrap(bctx, []raft.Server{replication.Voter(b.node.ID(), b.node.Addr())})
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("bootstrap metadata: %w", err)
+		}
+	}
+
+	b.kafkaAddr = cfg.AdvertiseKafkaAddr
+	if cfg.KafkaHandler != nil {
+		b.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr)
+		if err != nil {
+			return nil, fmt.Errorf("kafka listener: %w", err)
+		}
+		if b.kafkaAddr == "" {
+			b.kafkaAddr = advertised(cfg.KafkaAddr, b.kafkaLn.Addr())
+		}
+		b.kafka, err = wire.NewServer(cfg.Wire, cfg.KafkaHandler(b))
+		if err != nil {
+			return nil, fmt.Errorf("kafka server: %w", err)
+		}
+		b.wg.Go(func() {
+			if err := b.kafka.Serve(b.kafkaLn); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, wire.ErrServerClosed) {
+				b.logger.Error("kafka listener stopped", "err", err)
+			}
+		})
+	} else if b.kafkaAddr == "" {
+		b.kafkaAddr = cfg.KafkaAddr
+	}
+
+	b.members, err = startMembership(cfg.GossipAddr, memberMeta{ID: b.id, KafkaAddr: b.kafkaAddr, InternalAddr: b.node.Addr(), Rack: cfg.Rack},
+		cfg.ProbeInterval, b.logger, cfg.RaftLogLevel)
+	if err != nil {
+		return nil, err
+	}
+	// Our own member is known before any join.
+	b.members.update(b.members.ml.LocalNode(), true)
+	if len(cfg.Join) > 0 {
+		b.wg.Go(func() { b.members.joinLoop(ctx, cfg.Join) })
+	}
+	b.wg.Go(func() { b.runController(ctx) })
+	b.wg.Go(func() { b.replicas.run(ctx) })
+
+	if cfg.HTTPAddr != "-" {
+		b.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)
+		if err != nil {
+			return nil, fmt.Errorf("http listener: %w", err)
+		}
+		b.http = &http.Server{Handler: b.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		b.wg.Go(func() {
+			if err := b.http.Serve(b.httpLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				b.logger.Error("http listener stopped", "err", err)
+			}
+		})
+	}
+	b.logger.Info("broker started", "internal", b.node.Addr(), "kafka", b.kafkaAddr, "gossip", b.members.addr(), "http", b.HTTPAddr())
+	return b, nil
+}
+
+// advertised returns the address to tell peers for a listener bound to
+// configured: its host as configured, its port as bound.
+func advertised(configured string, bound net.Addr) string {
+	host, _, _ := net.SplitHostPort(configured)
+	_, port, _ := net.SplitHostPort(bound.String())
+	return net.JoinHostPort(host, port)
+}
+
+// ID returns the broker id.
+func (b *Broker) ID() int32 { return b.id }
+
+// InternalAddr returns the advertised internal address.
+func (b *Broker) InternalAddr() string { return b.node.Addr() }
+
+// GossipAddr returns the address other brokers join through.
+func (b *Broker) GossipAddr() string { return b.members.addr() }
+
+// KafkaAddr returns the advertised Kafka address.
+func (b *Broker) KafkaAddr() string { return b.kafkaAddr }
+
+// HTTPAddr returns the bound admin HTTP address, "" when disabled.
+func (b *Broker) HTTPAddr() string {
+	if b.httpLn == nil {
+		return ""
+	}
+	return b.httpLn.Addr().String()
+}
+
+// Shutdown stops the broker gracefully, as Kafka's controlled shutdown
+// does: it leaves gossip and fences itself in the metadata (so no broker
+// hands leadership back to it), hands the leadership of every partition it
+// leads, and of the metadata, to another voter, then closes. ctx bounds the
+// hand-over; Close follows regardless. It changes no Raft voters: see
+// Decommission.
+func (b *Broker) Shutdown(ctx context.Context) error {
+	b.stopping.Store(true)
+	b.replicas.pause()
+	if b.members != nil {
+		if err := b.members.leave(min(time.Second, timeLeft(ctx))); err != nil {
+			b.logger.Warn("gossip leave", "err", err)
+		}
+	}
+	fctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	if _, err := b.meta.propose(fctx, encodeCommand(cmdBrokerState, cmdBrokerStateBody{ID: b.id, State: BrokerFenced})); err != nil {
+		b.logger.Warn("not fenced before shutdown", "err", err)
+	}
+	cancel()
+	b.replicas.transferLeadership(ctx)
+	if servers, err := b.meta.group.Configuration(ctx); err == nil && b.meta.group.IsLeader() && voterCount(servers) > 1 {
+		if err := b.meta.group.TransferLeadership(ctx, "", ""); err != nil {
+			b.logger.Warn("metadata leadership not handed over", "err", err)
+		}
+	}
+	return b.Close()
+}
+
+func voterCount(servers []raft.Server) int {
+	n := 0
+	for _, s := range servers {
+		if s.Suffrage == raft.Voter {
+			n++
+		}
+	}
+	return n
+}
+
+func timeLeft(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		return max(time.Until(d), 0)
+	}
+	return time.Hour
+}
+
+// Close stops the broker at once: no leadership hand-over (peers elect new
+// leaders after their election timeout). The data stays in DataDir. It is
+// idempotent.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		var errs []error
+		if b.kafka != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, b.kafka.Shutdown(sctx))
+			cancel()
+		} else if b.kafkaLn != nil {
+			b.kafkaLn.Close()
+		}
+		if b.http != nil {
+			b.http.Close()
+		}
+		if b.members != nil {
+			errs = append(errs, b.members.shutdown())
+		}
+		b.wg.Wait()
+		if b.replicas != nil {
+			errs = append(errs, b.replicas.closeAll())
+		}
+		if b.meta != nil {
+			errs = append(errs, b.meta.group.Shutdown())
+		}
+		if b.node != nil {
+			errs = append(errs, b.node.Close())
+		}
+		b.closeErr = errors.Join(errs...)
+		b.logger.Info("broker stopped")
+	})
+	return b.closeErr
+}
+
+// newUUID returns a random (version 4) UUID.
+func newUUID() UUID {
+	var u UUID
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return u
+}

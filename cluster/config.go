@@ -1,0 +1,173 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/cairnlog/cairn/log"
+	"github.com/cairnlog/cairn/replication"
+	"github.com/cairnlog/cairn/wire"
+)
+
+// Defaults of Config, applied when a field is zero.
+const (
+	DefaultDataDir          = "./cairn-data"
+	DefaultKafkaAddr        = "localhost:9092"
+	DefaultInternalAddr     = "127.0.0.1:9093"
+	DefaultGossipAddr       = "127.0.0.1:7946"
+	DefaultHTTPAddr         = "127.0.0.1:9644"
+	DefaultProbeInterval    = time.Second     // memberlist's LAN ProbeInterval
+	DefaultReconcileEvery   = 2 * time.Second // controller and replica manager, besides every change
+	DefaultRetentionEvery   = 5 * time.Minute // Kafka log.retention.check.interval.ms
+	DefaultProducerIDBlock  = 1000
+	DefaultMetadataVoters   = 3
+	DefaultShutdownTransfer = 10 * time.Second
+)
+
+// Config configures a Broker. Only cmd/cairn fills it from flags, the
+// environment and files.
+type Config struct {
+	// NodeID is the broker id, >= 0. It is stored in DataDir (meta.properties)
+	// on first start; a DataDir holding another id is an error.
+	NodeID int32
+	// DataDir holds meta.properties, the metadata group (__cluster_metadata/)
+	// and one directory per local partition replica (<topic>-<partition>/).
+	// Default DefaultDataDir.
+	DataDir string
+	// KafkaAddr is the Kafka listener's bind address. Default DefaultKafkaAddr.
+	KafkaAddr string
+	// AdvertiseKafkaAddr is the host:port clients are told to connect to.
+	// Default: KafkaAddr, with the bound port when KafkaAddr's port is 0.
+	AdvertiseKafkaAddr string
+	// InternalAddr is the bind address of the internal listener (Raft of every
+	// group, internal RPCs). Default DefaultInternalAddr.
+	InternalAddr string
+	// AdvertiseInternalAddr is the internal address peers dial. Default: the
+	// bound internal address (then InternalAddr must not be 0.0.0.0).
+	AdvertiseInternalAddr string
+	// GossipAddr is memberlist's bind address, UDP and TCP; port 0 picks one.
+	// Default DefaultGossipAddr.
+	GossipAddr string
+	// HTTPAddr is the admin HTTP listener (/livez, /readyz, /v1/cluster);
+	// "-" disables it. Default DefaultHTTPAddr.
+	HTTPAddr string
+	// Join lists gossip addresses of brokers of the cluster to join. A broker
+	// with no Join and no metadata state bootstraps a new cluster with itself
+	// as the only metadata voter: start the first broker without Join, or
+	// every broker would found its own cluster.
+	Join []string
+	// Rack is the broker's rack, reported in Metadata. Optional.
+	Rack string
+
+	// MetadataTiming is the metadata group's Raft clock; PartitionTiming each
+	// partition group's. Zero fields take replication.DefaultTiming.
+	MetadataTiming  replication.Timing
+	PartitionTiming replication.Timing
+	// ProbeInterval is memberlist's failure-detection probe interval; its
+	// other intervals scale with it (LAN profile at 1 s). Default
+	// DefaultProbeInterval.
+	ProbeInterval time.Duration
+	// ReconcileEvery bounds how long the controller and the replica manager
+	// wait between passes when nothing changes. Default DefaultReconcileEvery.
+	ReconcileEvery time.Duration
+	// RetentionEvery is how often local logs apply retention and roll by age.
+	// Default DefaultRetentionEvery.
+	RetentionEvery time.Duration
+	// MetadataVoters is the number of metadata voters with fewer than five
+	// brokers; five brokers or more get five. Default DefaultMetadataVoters.
+	MetadataVoters int
+	// Log is the base log config of every partition; topic configs override
+	// it. Zero fields take the log's defaults.
+	Log log.Config
+	// Wire configures the Kafka listener.
+	Wire wire.Config
+	// KafkaHandler builds the Kafka API handler for the broker; nil runs no
+	// Kafka listener.
+	KafkaHandler func(b *Broker) wire.Handler
+	// Logger receives the broker's logs. Default slog.Default().
+	Logger *slog.Logger
+	// RaftLogLevel is the minimum level of raft's, yamux's and memberlist's
+	// own logs. Default slog.LevelWarn.
+	RaftLogLevel slog.Leveler
+}
+
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.DataDir, DefaultDataDir)
+	def(&c.KafkaAddr, DefaultKafkaAddr)
+	def(&c.InternalAddr, DefaultInternalAddr)
+	def(&c.GossipAddr, DefaultGossipAddr)
+	def(&c.HTTPAddr, DefaultHTTPAddr)
+	if c.ProbeInterval == 0 {
+		c.ProbeInterval = DefaultProbeInterval
+	}
+	if c.ReconcileEvery == 0 {
+		c.ReconcileEvery = DefaultReconcileEvery
+	}
+	if c.RetentionEvery == 0 {
+		c.RetentionEvery = DefaultRetentionEvery
+	}
+	if c.MetadataVoters == 0 {
+		c.MetadataVoters = DefaultMetadataVoters
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.RaftLogLevel == nil {
+		c.RaftLogLevel = slog.LevelWarn
+	}
+	return c
+}
+
+// Validate reports every invalid field. Zero fields that have a default are
+// valid.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.NodeID < 0 {
+		errs = append(errs, fmt.Errorf("node id %d is negative", c.NodeID))
+	}
+	hostPort := func(name, v string) {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			errs = append(errs, fmt.Errorf("%s %q: %v", name, v, err))
+		}
+	}
+	hostPort("kafka address", c.KafkaAddr)
+	hostPort("internal address", c.InternalAddr)
+	hostPort("gossip address", c.GossipAddr)
+	if c.HTTPAddr != "-" {
+		hostPort("http address", c.HTTPAddr)
+	}
+	if c.AdvertiseKafkaAddr != "" {
+		hostPort("advertised kafka address", c.AdvertiseKafkaAddr)
+	}
+	if c.AdvertiseInternalAddr != "" {
+		hostPort("advertised internal address", c.AdvertiseInternalAddr)
+	}
+	for _, j := range c.Join {
+		hostPort("join address", j)
+	}
+	if c.MetadataVoters < 1 || c.MetadataVoters%2 == 0 {
+		errs = append(errs, fmt.Errorf("metadata voters %d: want an odd number >= 1", c.MetadataVoters))
+	}
+	if c.ProbeInterval < 10*time.Millisecond {
+		errs = append(errs, fmt.Errorf("probe interval %v below 10ms", c.ProbeInterval))
+	}
+	if err := c.Log.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Wire.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("cluster config: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freePort returns a loopback port free at the time of the call.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+type serveProc struct {
+	id       int
+	cmd      *exec.Cmd
+	http     string
+	gossip   string
+	exited   chan error
+	logsPath string
+}
+
+// TestServeProcesses runs three `cairn serve` processes joined into one
+// cluster, checks /readyz and /v1/cluster on each, and stops them with
+// SIGTERM.
+func TestServeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the binary and runs three processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "cairn")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	start := time.Now()
+	var procs []*serveProc
+	for id := 1; id <= 3; id++ {
+		p := &serveProc{
+			id:       id,
+			http:     fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			gossip:   fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			exited:   make(chan error, 1),
+			logsPath: filepath.Join(dir, fmt.Sprintf("broker-%d.log", id)),
+		}
+		args := []string{"serve",
+			"--node-id", strconv.Itoa(id),
+			"--data", filepath.Join(dir, fmt.Sprintf("data-%d", id)),
+			"--kafka-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"--internal-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
+			"--gossip-addr", p.gossip,
+			"--http-addr", p.http,
+		}
+		if id > 1 {
+			args = append(args, "--join", procs[0].gossip)
+		}
+		logs, err := os.Create(p.logsPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cmd = exec.Command(bin, args...)
+		p.cmd.Stdout, p.cmd.Stderr = logs, logs
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go func() { p.exited <- p.cmd.Wait(); logs.Close() }()
+		procs = append(procs, p)
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			if p.cmd.ProcessState == nil {
+				p.cmd.Process.Kill()
+			}
+		}
+		if t.Failed() {
+			for _, p := range procs {
+				b, _ := os.ReadFile(p.logsPath)
+				t.Logf("broker %d log:\n%s", p.id, b)
+			}
+		}
+	})
+
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{Proxy: nil}}
+	get := func(url string) (int, []byte) {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0, nil
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	// Wait (with a deadline) until every broker is ready and sees three brokers.
+	deadline := time.Now().Add(45 * time.Second)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	type view struct {
+		ClusterID  string `json:"cluster_id"`
+		Controller int32  `json:"controller"`
+		Ready      bool   `json:"ready"`
+		Brokers    []struct {
+			ID    int32  `json:"id"`
+			State string `json:"state"`
+		} `json:"brokers"`
+	}
+	var views []view
+	for {
+		views = views[:0]
+		ok := true
+		for _, p := range procs {
+			select {
+			case err := <-p.exited:
+				t.Fatalf("broker %d exited early: %v", p.id, err)
+			default:
+			}
+			code, _ := get("http://" + p.http + "/readyz")
+			_, body := get("http://" + p.http + "/v1/cluster")
+			var v view
+			if code != http.StatusOK || json.Unmarshal(body, &v) != nil || len(v.Brokers) != 3 {
+				ok = false
+				break
+			}
+			for _, b := range v.Brokers {
+				if b.State != "registered" {
+					ok = false
+				}
+			}
+			views = append(views, v)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("cluster not ready within 45s")
+		}
+		<-tick.C
+	}
+	t.Logf("3 processes ready %v after start", time.Since(start))
+	for _, v := range views[1:] {
+		if v.ClusterID != views[0].ClusterID || v.ClusterID == "" {
+			t.Errorf("cluster ids differ: %q, %q", v.ClusterID, views[0].ClusterID)
+		}
+		if v.Controller != views[0].Controller || v.Controller < 1 {
+			t.Errorf("controllers differ: %d, %d", v.Controller, views[0].Controller)
+		}
+	}
+	if code, _ := get("http://" + procs[0].http + "/livez"); code != http.StatusOK {
+		t.Errorf("/livez: %d", code)
+	}
+
+	// SIGTERM, by pid, one at a time: each exits cleanly.
+	for _, p := range procs {
+		stopAt := time.Now()
+		if err := syscall.Kill(p.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case err := <-p.exited:
+			if err != nil {
+				t.Errorf("broker %d exited with %v", p.id, err)
+			}
+			t.Logf("broker %d stopped %v after SIGTERM", p.id, time.Since(stopAt))
+		case <-time.After(20 * time.Second):
+			t.Fatalf("broker %d still running 20s after SIGTERM", p.id)
+		}
+	}
+}
+
+func TestServeBadFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"serve", "--kafka-addr", "nope"},
+		{"serve", "--node-id", "x"},
+		{"serve", "--data", "/dev/null/cairn"},
+		{"serve", "--config", "/nonexistent/cairn.conf"},
+	} {
+		root := rootCommand()
+		root.SetArgs(args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		if err := root.ExecuteContext(t.Context()); err == nil {
+			t.Errorf("%v: no error", args)
+		}
+	}
+}
