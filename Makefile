@@ -5,7 +5,7 @@ DATA      ?= ./cairn-data
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help build run test test-unit test-fuzz bench fuzz lint clean
+.PHONY: help build run test test-unit test-fuzz test-interop bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -13,8 +13,8 @@ help: ## list the targets
 build: ## build the cairn binary into bin/
 	CGO_ENABLED=0 $(GO) build -o $(BIN) ./cmd/cairn
 
-run: build ## run cairn on this machine (see README)
-	$(BIN) demo --data $(DATA)
+run: build ## run a single-node cairn: Kafka on localhost:9092, data in ./cairn-data
+	$(BIN) serve --data $(DATA)
 
 test: lint test-unit test-fuzz ## the whole suite: lint, unit/crash/cluster tests with -race, short fuzz runs
 
@@ -23,6 +23,9 @@ test-unit:
 
 test-fuzz: ## every Fuzz target for FUZZTIME (default 5s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+test-interop: ## the binary as a 3-node cluster, driven by kcat and confluent-kafka-python (librdkafka)
+	scripts/interop.sh
 
 fuzz: ## long fuzz runs (FUZZTIME=10m by default)
 	FUZZTIME=$${FUZZTIME_LONG:-10m} scripts/fuzz.sh

@@ -16,6 +16,8 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/consumer"
+	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
 	"github.com/cairnlog/cairn/wire"
@@ -44,8 +46,14 @@ type Broker struct {
 	kafkaAddr string // advertised
 	kafkaLn   net.Listener
 	kafka     *wire.Server
-	httpLn    net.Listener
-	http      *http.Server
+	// kafkaHandler is set by KafkaHandler: closed after the Kafka listener,
+	// it ends the deferred answers still waiting.
+	kafkaHandler *kafka.Handler
+	// groups is the group coordinator while this broker leads the metadata
+	// group (runGroups), else nil.
+	groups atomic.Pointer[consumer.Coordinator]
+	httpLn net.Listener
+	http   *http.Server
 
 	ctx    context.Context // cancelled by Close: ends every goroutine below
 	cancel context.CancelFunc
@@ -157,6 +165,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		b.wg.Go(func() { b.members.joinLoop(ctx, cfg.Join) })
 	}
 	b.wg.Go(func() { b.runController(ctx) })
+	b.wg.Go(func() { b.runGroups(ctx) })
 	b.wg.Go(func() { b.replicas.run(ctx) })
 
 	if cfg.HTTPAddr != "-" {
@@ -259,6 +268,9 @@ func (b *Broker) Close() error {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, b.kafka.Shutdown(sctx))
 			cancel()
+			if b.kafkaHandler != nil {
+				b.kafkaHandler.Close()
+			}
 		} else if b.kafkaLn != nil {
 			b.kafkaLn.Close()
 		}

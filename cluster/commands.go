@@ -35,7 +35,9 @@ const (
 	cmdLeaders          cmdType = 10 // cmdLeadersBody
 	cmdReassign         cmdType = 11 // cmdReassignBody
 	cmdReassignDone     cmdType = 12 // cmdReassignDoneBody
-	cmdMax                      = cmdReassignDone
+	cmdCommitGroups     cmdType = 13 // cmdCommitGroupsBody
+	cmdDeleteOffsets    cmdType = 14 // cmdDeleteOffsetsBody
+	cmdMax                      = cmdDeleteOffsets
 )
 
 type cmdInitBody struct {
@@ -75,6 +77,19 @@ type cmdAlterConfigsBody struct {
 type cmdCommitOffsetsBody struct {
 	Group   string         `json:"group"`
 	Commits []OffsetCommit `json:"commits"`
+}
+
+// cmdCommitGroupsBody carries the offset commits of many groups: the group
+// coordinator batches concurrent commits into one metadata entry.
+type cmdCommitGroupsBody struct {
+	Groups []cmdCommitOffsetsBody `json:"groups"`
+}
+
+// cmdDeleteOffsetsBody deletes a group's offsets: the listed partitions, or
+// all of them (and so the group) when Partitions is empty.
+type cmdDeleteOffsetsBody struct {
+	Group      string           `json:"group"`
+	Partitions []TopicPartition `json:"partitions,omitempty"`
 }
 
 type cmdAllocProducerIDsBody struct {
@@ -149,6 +164,10 @@ func newBody(typ cmdType) any {
 		return new(cmdReassignBody)
 	case cmdReassignDone:
 		return new(cmdReassignDoneBody)
+	case cmdCommitGroups:
+		return new(cmdCommitGroupsBody)
+	case cmdDeleteOffsets:
+		return new(cmdDeleteOffsetsBody)
 	}
 	return nil
 }
@@ -221,13 +240,21 @@ func (s *metaState) apply(c command) cmdResult {
 	case *cmdAlterConfigsBody:
 		err = s.alterConfigs(body)
 	case *cmdCommitOffsetsBody:
-		offs := s.Offsets[body.Group]
-		if offs == nil {
-			offs = map[TopicPartition]OffsetCommit{}
-			s.Offsets[body.Group] = offs
+		s.commitOffsets(body)
+	case *cmdCommitGroupsBody:
+		for i := range body.Groups {
+			s.commitOffsets(&body.Groups[i])
 		}
-		for _, oc := range body.Commits {
-			offs[TopicPartition{oc.Topic, oc.Partition}] = oc
+	case *cmdDeleteOffsetsBody:
+		if len(body.Partitions) == 0 {
+			delete(s.Offsets, body.Group)
+			break
+		}
+		for _, tp := range body.Partitions {
+			delete(s.Offsets[body.Group], tp)
+		}
+		if len(s.Offsets[body.Group]) == 0 {
+			delete(s.Offsets, body.Group)
 		}
 	case *cmdAllocProducerIDsBody:
 		if body.Count < 1 {
@@ -383,4 +410,16 @@ func (s *metaState) reassign(c *cmdReassignBody) error {
 	}
 	p.Target, p.ReassignStartMs = slices.Clone(c.Replicas), c.NowMs
 	return nil
+}
+
+// commitOffsets stores one group's commits; a later commit of a partition wins.
+func (s *metaState) commitOffsets(body *cmdCommitOffsetsBody) {
+	offs := s.Offsets[body.Group]
+	if offs == nil {
+		offs = map[TopicPartition]OffsetCommit{}
+		s.Offsets[body.Group] = offs
+	}
+	for _, oc := range body.Commits {
+		offs[TopicPartition{oc.Topic, oc.Partition}] = oc
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/replication"
 	"github.com/cairnlog/cairn/wire"
@@ -84,7 +85,11 @@ type Config struct {
 	Log log.Config
 	// Wire configures the Kafka listener.
 	Wire wire.Config
-	// KafkaHandler builds the Kafka API handler for the broker; nil runs no
+	// Groups configures the group coordinator this broker runs while it leads
+	// the metadata group.
+	Groups consumer.Config
+	// KafkaHandler builds the Kafka API handler for the broker (KafkaHandler
+	// builds package kafka's); nil runs no
 	// Kafka listener.
 	KafkaHandler func(b *Broker) wire.Handler
 	// Logger receives the broker's logs. Default slog.Default().

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/replication"
 )
@@ -39,11 +40,23 @@ type testCluster struct {
 	brokers map[int32]*Broker
 	cfgs    map[int32]Config
 	seed    string // gossip address of broker 1
+	kafka   bool   // brokers serve Kafka (package kafka) on loopback ports
 }
 
 func newTestCluster(t testing.TB, n int) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, root: t.TempDir(), brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}}
+	return newCluster(t, n, false)
+}
+
+// newKafkaCluster is newTestCluster with the Kafka front door on every broker.
+func newKafkaCluster(t testing.TB, n int) *testCluster {
+	t.Helper()
+	return newCluster(t, n, true)
+}
+
+func newCluster(t testing.TB, n int, withKafka bool) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, root: t.TempDir(), brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}, kafka: withKafka}
 	t.Cleanup(c.closeAll)
 	for id := int32(1); id <= int32(n); id++ {
 		c.add(id)
@@ -69,6 +82,10 @@ func (c *testCluster) config(id int32) Config {
 	}
 	if c.seed != "" {
 		cfg.Join = []string{c.seed}
+	}
+	if c.kafka {
+		cfg.KafkaAddr = "127.0.0.1:0"
+		cfg.KafkaHandler = KafkaHandler(kafka.Config{})
 	}
 	return cfg
 }

@@ -121,6 +121,8 @@ type OffsetCommit struct {
 	Offset      int64  `json:"offset"`
 	LeaderEpoch int32  `json:"leader_epoch"`
 	Metadata    string `json:"metadata,omitempty"`
+	// CommitTimeMs is when the coordinator accepted the commit.
+	CommitTimeMs int64 `json:"commit_time_ms,omitempty"`
 }
 
 // metaState is the replicated cluster metadata. The FSM owns it; every

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/partition"
 )
 
@@ -12,7 +13,7 @@ import (
 // cluster package implements it; this package never imports cluster.
 //
 // Every method is safe for concurrent use and may be called from any
-// connection's goroutine. The read methods (ID .. LocalPartition) must not
+// connection's goroutine. The read methods (ID .. Groups) must not
 // block on the network: they read the broker's local copy of the metadata.
 // The admin methods block until the change is committed (or ctx ends) and
 // return nil, an error wrapping one of this package's sentinels (mapped to a
@@ -35,6 +36,13 @@ type Backend interface {
 	// broker, or nil if there is none here. The handlers check leadership
 	// on it themselves.
 	LocalPartition(topic string, partition int32) *partition.Partition
+	// Groups returns the group coordinator when this broker is the
+	// coordinator (the metadata leader), else nil; the group APIs then
+	// answer NOT_COORDINATOR and clients find the coordinator again
+	// (FindCoordinator names ControllerID's broker). The cluster closes a
+	// coordinator when its leadership ends, and returns a new one only
+	// once its OffsetStore's local copy holds every committed offset.
+	Groups() *consumer.Coordinator
 
 	// CreateTopic creates a topic with partitions partitions of
 	// replicationFactor replicas each and the given topic configs

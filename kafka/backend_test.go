@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
@@ -73,9 +74,12 @@ type testBroker struct {
 	pids    atomic.Int64
 	seq     atomic.Int64 // directory suffixes: a recreated topic never reuses a directory
 
+	offsets *checkedStore // the group coordinator's store, kept across hand-overs
+
 	mu struct {
 		sync.Mutex
 		topics map[string]*testTopic
+		groups *consumer.Coordinator // nil while "another broker" coordinates
 	}
 }
 
@@ -88,8 +92,9 @@ type testTopic struct {
 // startBroker starts a broker with cfg and returns it; t.Cleanup stops it.
 func startBroker(t testing.TB, cfg Config) *testBroker {
 	t.Helper()
-	b := &testBroker{t: t, dir: t.TempDir(), leaders: newSignal()}
+	b := &testBroker{t: t, dir: t.TempDir(), leaders: newSignal(), offsets: newCheckedStore(t)}
 	b.mu.topics = map[string]*testTopic{}
+	b.mu.groups = consumer.New(testGroupConfig(), b.offsets)
 	node, err := replication.NewNode(replication.NodeConfig{ID: "1", BindAddr: "127.0.0.1:0", Logger: testLogger()})
 	if err != nil {
 		t.Fatal(err)
@@ -123,6 +128,7 @@ func startBroker(t testing.TB, cfg Config) *testBroker {
 		}
 		<-served
 		b.handler.Close()
+		b.setCoordinator(false)
 		b.mu.Lock()
 		topics := b.mu.topics
 		b.mu.topics = nil
@@ -144,6 +150,38 @@ func (b *testBroker) ClusterID() string   { return "cairn-test" }
 func (b *testBroker) ControllerID() int32 { return 1 }
 func (b *testBroker) Brokers() []BrokerInfo {
 	return []BrokerInfo{{ID: 1, Host: "127.0.0.1", Port: b.port}}
+}
+
+func (b *testBroker) Groups() *consumer.Coordinator {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.mu.groups
+}
+
+// testGroupConfig makes groups rebalance quickly: sessions may be as short
+// as 500 ms and the first rebalance of a group waits 200 ms for more members.
+func testGroupConfig() consumer.Config {
+	return consumer.Config{
+		MinSessionTimeout:     500 * time.Millisecond,
+		InitialRebalanceDelay: 200 * time.Millisecond,
+		Logger:                testLogger(),
+	}
+}
+
+// setCoordinator hands the group coordinator over: false closes it (as when
+// the metadata leadership moves away), true starts a new one over the same
+// offsets (as on the new metadata leader), with every group Empty.
+func (b *testBroker) setCoordinator(on bool) {
+	b.mu.Lock()
+	old := b.mu.groups
+	b.mu.groups = nil
+	if on {
+		b.mu.groups = consumer.New(testGroupConfig(), b.offsets)
+	}
+	b.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
 }
 
 func (b *testBroker) Topics() []TopicInfo {

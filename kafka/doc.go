@@ -6,8 +6,9 @@
 // It is not the protocol server (package wire owns framing, ApiVersions,
 // ordering and connection limits), not the cluster (package cluster
 // implements Backend: placement, the controller, the metadata group), and
-// not the consumer-group coordinator (package consumer). It has no
-// transactions and no fetch sessions.
+// not the consumer-group coordinator (package consumer: the group APIs
+// translate requests into calls on the Backend's consumer.Coordinator). It
+// has no transactions, no fetch sessions and no KIP-848 consumer groups.
 //
 // # APIs
 //
@@ -20,6 +21,15 @@
 //	  1  Fetch                    4-12      long poll; no sessions; no topic ids
 //	  2  ListOffsets              1-7       -2, -1, -3 (max timestamp), by time
 //	  3  Metadata                 0-12      leader epoch = Raft term; auto-create
+//	  8  OffsetCommit             2-8       batched into the store; no retention
+//	  9  OffsetFetch              1-8       -1 when nothing committed; v8 many groups
+//	 10  FindCoordinator          0-4       the controller; v4 batched keys; groups only
+//	 11  JoinGroup                0-9       v4 MEMBER_ID_REQUIRED; v5 static members
+//	 12  Heartbeat                0-4
+//	 13  LeaveGroup               0-5       v3 batch by member or instance id
+//	 14  SyncGroup                0-5       assignors run in the clients
+//	 15  DescribeGroups           0-5
+//	 16  ListGroups               0-5       v4 state filter; v5 type "classic"
 //	 18  ApiVersions              0-4       answered by package wire
 //	 19  CreateTopics             0-7       -1 = broker defaults; validate-only
 //	 20  DeleteTopics             0-6       by name, or by id (v6)
@@ -27,7 +37,9 @@
 //	 23  OffsetForLeaderEpoch     0-4       from partition.Epochs
 //	 32  DescribeConfigs          0-4       honoured topic configs; broker read-only
 //	 37  CreatePartitions         0-3       no manual assignment
+//	 42  DeleteGroups             0-2       empty groups only
 //	 44  IncrementalAlterConfigs  0-1       topic configs only
+//	 47  OffsetDelete             0         not of subscribed topics
 //	 60  DescribeCluster          0-1       brokers endpoint only
 //
 // Every minimum is at or below what librdkafka 2.0.2, franz-go, sarama and
@@ -61,6 +73,19 @@
 // max.message.bytes is refused as MESSAGE_TOO_LARGE having inflated at most
 // one byte past that limit; gzip, snappy (raw or xerial-framed), lz4 (frame
 // format) and zstd (windows up to 8 MiB) are accepted and stored as sent.
+//
+// # Groups
+//
+// The coordinator of every group is the controller. A broker whose
+// Backend.Groups is nil answers the group APIs with NOT_COORDINATOR, and
+// FindCoordinator points clients at the controller (COORDINATOR_NOT_AVAILABLE
+// while there is none). JoinGroup and SyncGroup answer when the rebalance
+// allows (wire.Later), OffsetCommit when its batch is durable; Serve never
+// waits for either, except that OffsetCommit waits while the coordinator's
+// commit queue is full. Group ids may not be empty in the membership APIs
+// (INVALID_GROUP_ID), as in Kafka. Errors of the metadata group's Raft
+// leadership are NOT_COORDINATOR there (groupErrorCode), not
+// NOT_LEADER_OR_FOLLOWER.
 //
 // # Errors
 //

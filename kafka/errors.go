@@ -7,6 +7,7 @@ import (
 	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
@@ -45,6 +46,20 @@ var codes = []struct {
 	{errNotLeader, kerr.NotLeaderForPartition},
 	{errFencedEpoch, kerr.FencedLeaderEpoch},
 	{errUnknownEpoch, kerr.UnknownLeaderEpoch},
+	// The group coordinator's errors (package consumer).
+	{consumer.ErrNotCoordinator, kerr.NotCoordinator},
+	{consumer.ErrUnknownMemberID, kerr.UnknownMemberID},
+	{consumer.ErrIllegalGeneration, kerr.IllegalGeneration},
+	{consumer.ErrRebalanceInProgress, kerr.RebalanceInProgress},
+	{consumer.ErrFencedInstanceID, kerr.FencedInstanceID},
+	{consumer.ErrMemberIDRequired, kerr.MemberIDRequired},
+	{consumer.ErrInvalidSessionTimeout, kerr.InvalidSessionTimeout},
+	{consumer.ErrInconsistentProtocol, kerr.InconsistentGroupProtocol},
+	{consumer.ErrGroupMaxSize, kerr.GroupMaxSizeReached},
+	{consumer.ErrNonEmptyGroup, kerr.NonEmptyGroup},
+	{consumer.ErrGroupNotFound, kerr.GroupIDNotFound},
+	{consumer.ErrSubscribedToTopic, kerr.GroupSubscribedToTopic},
+	{consumer.ErrMetadataTooLarge, kerr.OffsetMetadataTooLarge},
 	// A batch too large (before or after inflation) is checked before
 	// corruption: log wraps both in a *BatchError.
 	{log.ErrBatchTooLarge, kerr.MessageTooLarge},
@@ -83,6 +98,38 @@ func errorCode(err error) int16 {
 		}
 	}
 	return kerr.UnknownServerError.Code
+}
+
+// groupCodes override codes for the group APIs: the coordinator losing
+// the metadata group's leadership (its store failing with a Raft
+// leadership error) is NOT_COORDINATOR, so that the client finds the new
+// coordinator, where a partition would answer NOT_LEADER_OR_FOLLOWER.
+var groupCodes = []struct {
+	err  error
+	kerr *kerr.Error
+}{
+	{raft.ErrNotLeader, kerr.NotCoordinator},
+	{raft.ErrLeadershipLost, kerr.NotCoordinator},
+	{raft.ErrRaftShutdown, kerr.NotCoordinator},
+	{replication.ErrClosed, kerr.NotCoordinator},
+	{partition.ErrNotLeader, kerr.NotCoordinator},
+}
+
+// groupErrorCode is errorCode for the group APIs (groupCodes first).
+func groupErrorCode(err error) int16 {
+	if err == nil {
+		return 0
+	}
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	for _, c := range groupCodes {
+		if errors.Is(err, c.err) {
+			return c.kerr.Code
+		}
+	}
+	return errorCode(err)
 }
 
 // errorMessage returns err's text for the ErrorMessage fields, nil for nil.

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/cairnlog/cairn/cluster"
+	"github.com/cairnlog/cairn/kafka"
 )
 
 // serveShutdownTimeout bounds the leadership hand-over on SIGTERM/SIGINT.
@@ -93,6 +94,7 @@ func resolveNodeID(flag int32, dataDir string) (int32, error) {
 }
 
 func runServe(ctx context.Context, cfg cluster.Config) error {
+	cfg.KafkaHandler = cluster.KafkaHandler(kafka.Config{})
 	b, err := cluster.Start(cfg)
 	if err != nil {
 		return err

@@ -1,0 +1,181 @@
+package cluster
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func (c *testCluster) kafkaSeeds() []string {
+	var seeds []string
+	for _, b := range c.live() {
+		seeds = append(seeds, b.KafkaAddr())
+	}
+	sort.Strings(seeds)
+	return seeds
+}
+
+// A franz-go idempotent producer (acks=all) writes to an RF3 topic while the
+// broker leading most of its partitions is killed: the client retries on the
+// new leaders by itself, and every acknowledged record is read back exactly
+// once, at the offset it was acknowledged at.
+func TestKafkaProduceThroughLeaderFailover(t *testing.T) {
+	c := newKafkaCluster(t, 3)
+	ctx := ctxTimeout(t, 3*time.Minute)
+	admin, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	const topic, partitions = "orders", 8
+	if _, err := kadm.NewClient(admin).CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	info := c.waitLeaders(topic, 30*time.Second)
+
+	prod, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.DefaultProduceTopic(topic),
+		kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordRetries(1000), kgo.RetryTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+
+	const records = 6000
+	value := make([]byte, 1<<10)
+	type ack struct {
+		partition int32
+		offset    int64
+	}
+	var (
+		mu     sync.Mutex
+		acked  = map[string]ack{}
+		failed []error
+		wg     sync.WaitGroup
+	)
+	// The broker leading the most partitions goes at the half-way mark.
+	counts := map[int32]int{}
+	for _, p := range info.Partitions {
+		counts[p.Leader]++
+	}
+	victim := int32(-1)
+	for id, n := range counts {
+		if victim < 0 || n > counts[victim] {
+			victim = id
+		}
+	}
+	start := time.Now()
+	for i := range records {
+		if i == records/2 {
+			prod.Flush(ctx)
+			t.Logf("killing broker %d, leader of %d of %d partitions", victim, counts[victim], partitions)
+			c.kill(victim)
+		}
+		key := fmt.Sprintf("record-%06d", i)
+		v := append([]byte(key+" "), value...)
+		wg.Add(1)
+		prod.Produce(ctx, &kgo.Record{Key: []byte(key), Value: v}, func(r *kgo.Record, err error) {
+			defer wg.Done()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				failed = append(failed, fmt.Errorf("%s: %w", r.Key, err))
+				return
+			}
+			acked[string(r.Key)] = ack{r.Partition, r.Offset}
+		})
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if len(failed) > 0 {
+		t.Fatalf("%d records failed, first: %v", len(failed), failed[0])
+	}
+	t.Logf("produced %d records of 1 KiB through a leader kill in %v (%.0f records/s)", records, took.Round(time.Millisecond), records/took.Seconds())
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	seen := map[string]ack{}
+	for len(seen) < records {
+		fetches := cons.PollFetches(ctx)
+		if err := ctx.Err(); err != nil {
+			t.Fatalf("consumed %d of %d records: %v", len(seen), records, err)
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			t.Logf("fetch %s/%d: %v (retried)", topic, p, err)
+		})
+		fetches.EachRecord(func(r *kgo.Record) {
+			k := string(r.Key)
+			if prev, ok := seen[k]; ok {
+				t.Fatalf("%s read twice: at %d/%d and %d/%d", k, prev.partition, prev.offset, r.Partition, r.Offset)
+			}
+			seen[k] = ack{r.Partition, r.Offset}
+			if want, ok := acked[k]; !ok || want != seen[k] {
+				t.Fatalf("%s read at %d/%d, acknowledged at %+v (%t)", k, r.Partition, r.Offset, want, ok)
+			}
+		})
+	}
+}
+
+// The group coordinator is the metadata leader; committed offsets survive its
+// loss because they are in the metadata partition.
+func TestKafkaGroupOffsetsSurviveCoordinatorLoss(t *testing.T) {
+	c := newKafkaCluster(t, 3)
+	ctx := ctxTimeout(t, 2*time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 4, 3, nil, "events"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitLeaders("events", 30*time.Second)
+	offsets := kadm.Offsets{}
+	for p := int32(0); p < 4; p++ {
+		offsets.Add(kadm.Offset{Topic: "events", Partition: p, At: int64(10 + p), LeaderEpoch: -1})
+	}
+	resp, err := adm.CommitOffsets(ctx, "billing", offsets)
+	if err != nil || resp.Error() != nil {
+		t.Fatalf("commit: %v %v", err, resp.Error())
+	}
+	coord := c.controller()
+	c.kill(coord.ID())
+	c.waitFor(30*time.Second, "a new controller", func() bool {
+		n := c.controller()
+		return n != nil && n != coord && n.groups.Load() != nil
+	})
+	// A new client: franz-go's sharded OffsetFetch keeps dialing a dead
+	// coordinator it cached (it clears the cache on NOT_COORDINATOR, not on a
+	// dial failure), which is the client's business, not the broker's.
+	cl2, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl2.Close()
+	adm = kadm.NewClient(cl2)
+	got, err := adm.FetchOffsets(ctx, "billing")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for p := int32(0); p < 4; p++ {
+		o, ok := got.Lookup("events", p)
+		if !ok || o.At != int64(10+p) {
+			t.Fatalf("partition %d: committed %+v (%t), want %d", p, o, ok, 10+p)
+		}
+	}
+	// Commits go on at the new coordinator.
+	offsets = kadm.Offsets{}
+	offsets.Add(kadm.Offset{Topic: "events", Partition: 0, At: 99, LeaderEpoch: -1})
+	if resp, err := adm.CommitOffsets(ctx, "billing", offsets); err != nil || resp.Error() != nil {
+		t.Fatalf("commit at the new coordinator: %v %v", err, resp.Error())
+	}
+}
