@@ -147,6 +147,17 @@ func (b *Broker) runGroups(ctx context.Context) {
 		leading := b.meta.group.IsLeader() && !b.stopping.Load()
 		switch cur := b.groups.Load(); {
 		case leading && cur == nil:
+			// A new leader may not have applied every committed offset yet: a
+			// coordinator serving from a stale copy would hand out older
+			// offsets and let commits go backwards. The barrier waits until
+			// everything committed before this term is applied here.
+			bctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			err := b.meta.group.Barrier(bctx)
+			cancel()
+			if err != nil {
+				b.logger.Warn("group coordinator not started: metadata barrier", "err", err)
+				break
+			}
 			cfg := b.cfg.Groups
 			if cfg.Logger == nil {
 				cfg.Logger = b.logger

@@ -89,6 +89,9 @@ func decodeSnapshot(b []byte) (*metaState, uint64, error) {
 	s := newMetaState()
 	s.ClusterID, s.NextProducerID, s.TopicsCreated = body.ClusterID, body.NextProducerID, body.TopicsCreated
 	for _, br := range body.Brokers {
+		if !br.State.valid() {
+			return nil, 0, fmt.Errorf("%w: snapshot: broker %d in state %v", ErrBadCommand, br.ID, br.State)
+		}
 		s.Brokers[br.ID] = &br
 	}
 	for _, t := range body.Topics {

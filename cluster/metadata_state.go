@@ -35,6 +35,10 @@ func (s BrokerState) String() string {
 	return fmt.Sprintf("BrokerState(%d)", uint8(s))
 }
 
+func (s BrokerState) valid() bool {
+	return s == BrokerRegistered || s == BrokerFenced || s == BrokerLeft
+}
+
 // MarshalText makes BrokerState readable in /v1/cluster.
 func (s BrokerState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
