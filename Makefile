@@ -5,7 +5,7 @@ DATA      ?= ./cairn-data
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help build run test test-unit test-fuzz test-interop bench fuzz lint clean
+.PHONY: help build image run test test-unit test-fuzz test-interop bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ test-unit:
 
 test-fuzz: ## every Fuzz target for FUZZTIME (default 5s)
 	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+image: build ## the container image cairn:latest (FROM scratch around bin/cairn)
+	docker build -t cairn:latest .
 
 test-interop: ## the binary as a 3-node cluster, driven by kcat and confluent-kafka-python (librdkafka)
 	scripts/interop.sh

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -85,15 +86,22 @@ func Start(cfg Config) (b *Broker, err error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b = &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: newSignal(), ctx: ctx, cancel: cancel}
+	// Every error return below sets the named result b to nil: close what
+	// was started through a copy of the pointer.
+	started := b
 	defer func() {
 		if err != nil {
-			b.Close()
+			started.Close()
 		}
 	}()
+	advertiseInternal := cfg.AdvertiseInternalAddr
+	if host, port, _ := net.SplitHostPort(cfg.InternalAddr); advertiseInternal == "" && port != "0" && reachableHost(host) != host {
+		advertiseInternal = net.JoinHostPort(reachableHost(host), port)
+	}
 	b.node, err = replication.NewNode(replication.NodeConfig{
 		ID:            strconv.Itoa(int(b.id)),
 		BindAddr:      cfg.InternalAddr,
-		AdvertiseAddr: cfg.AdvertiseInternalAddr,
+		AdvertiseAddr: advertiseInternal,
 		Logger:        b.logger,
 		RaftLogLevel:  cfg.RaftLogLevel,
 	})
@@ -189,7 +197,20 @@ func Start(cfg Config) (b *Broker, err error) {
 func advertised(configured string, bound net.Addr) string {
 	host, _, _ := net.SplitHostPort(configured)
 	_, port, _ := net.SplitHostPort(bound.String())
-	return net.JoinHostPort(host, port)
+	return net.JoinHostPort(reachableHost(host), port)
+}
+
+// reachableHost returns host, or this machine's host name when host is a
+// wildcard (0.0.0.0, ::, empty) that nobody can dial, as Kafka's default
+// advertised listener does; a container's host name resolves on its network.
+func reachableHost(host string) string {
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return host
+	}
+	if name, err := os.Hostname(); err == nil && name != "" {
+		return name
+	}
+	return host
 }
 
 // ID returns the broker id.

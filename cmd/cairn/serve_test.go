@@ -187,6 +187,9 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--node-id", "x"},
 		{"serve", "--data", "/dev/null/cairn"},
 		{"serve", "--config", "/nonexistent/cairn.conf"},
+		// Fails after the data directory is claimed: Start cleans up, no panic.
+		{"serve", "--data", t.TempDir(), "--internal-addr", "0.0.0.0:0", "--kafka-addr", "127.0.0.1:0",
+			"--gossip-addr", "127.0.0.1:0", "--http-addr", "-"},
 	} {
 		root := rootCommand()
 		root.SetArgs(args)
