@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/replication"
@@ -86,6 +87,9 @@ func (c *testCluster) config(id int32) Config {
 	if c.kafka {
 		cfg.KafkaAddr = "127.0.0.1:0"
 		cfg.KafkaHandler = KafkaHandler(kafka.Config{})
+		// Short session timeouts and no initial rebalance delay keep group
+		// tests fast.
+		cfg.Groups = consumer.Config{MinSessionTimeout: 500 * time.Millisecond, InitialRebalanceDelay: -1}
 	}
 	return cfg
 }

@@ -179,3 +179,129 @@ func TestKafkaGroupOffsetsSurviveCoordinatorLoss(t *testing.T) {
 		t.Fatalf("commit at the new coordinator: %v %v", err, resp.Error())
 	}
 }
+
+// Two franz-go group members consume while the metadata leader (the group
+// coordinator) is killed: they find the new coordinator and carry on; no
+// record is skipped, and the group's commits end at the log end.
+func TestKafkaGroupSurvivesCoordinatorKill(t *testing.T) {
+	c := newKafkaCluster(t, 3)
+	ctx := ctxTimeout(t, 3*time.Minute)
+	admin, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	adm := kadm.NewClient(admin)
+	const topic, partitions = "stream", 6
+	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
+		t.Fatal(err)
+	}
+	c.waitLeaders(topic, 30*time.Second)
+	produce := func(from, n int) {
+		t.Helper()
+		p, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.DefaultProduceTopic(topic), kgo.RecordRetries(100))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer p.Close()
+		for i := from; i < from+n; i++ {
+			p.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("r%05d", i))}, nil)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	produce(0, 1500)
+
+	var (
+		mu       sync.Mutex
+		seen     = map[string]bool{}
+		next     = map[int32]int64{} // per partition: the offset after the last consumed
+		skipped  []string
+		consumed = make(chan struct{}, 1<<16)
+	)
+	member := func() *kgo.Client {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.ConsumerGroup("readers"), kgo.ConsumeTopics(topic),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.DisableAutoCommit(),
+			kgo.SessionTimeout(3*time.Second), kgo.HeartbeatInterval(300*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			for {
+				fs := cl.PollFetches(ctx)
+				if fs.IsClientClosed() || ctx.Err() != nil {
+					return
+				}
+				fs.EachRecord(func(r *kgo.Record) {
+					mu.Lock()
+					// A group member resumes at the committed offset: a record
+					// past the next expected one is a skip; one before it is a
+					// redelivery after a rebalance, which is allowed.
+					if exp, ok := next[r.Partition]; ok && r.Offset > exp {
+						skipped = append(skipped, fmt.Sprintf("%d/%d after %d", r.Partition, r.Offset, exp))
+					}
+					if r.Offset+1 > next[r.Partition] {
+						next[r.Partition] = r.Offset + 1
+					}
+					seen[string(r.Key)] = true
+					mu.Unlock()
+					consumed <- struct{}{}
+				})
+				if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+					t.Logf("commit: %v (retried with the next poll)", err)
+				}
+			}
+		}()
+		return cl
+	}
+	m1, m2 := member(), member()
+	defer m1.Close()
+	defer m2.Close()
+	waitSeen := func(n int) {
+		t.Helper()
+		for {
+			mu.Lock()
+			got := len(seen)
+			mu.Unlock()
+			if got >= n {
+				return
+			}
+			select {
+			case <-consumed:
+			case <-ctx.Done():
+				t.Fatalf("consumed %d of %d records", got, n)
+			}
+		}
+	}
+	waitSeen(500)
+	coord := c.controller()
+	t.Logf("killing broker %d, the group coordinator", coord.ID())
+	c.kill(coord.ID())
+	produce(1500, 1500)
+	waitSeen(3000)
+
+	mu.Lock()
+	if len(skipped) > 0 {
+		t.Fatalf("records skipped: %v", skipped)
+	}
+	mu.Unlock()
+	// The members' last commits reach the log end.
+	c.waitFor(30*time.Second, "commits at the log end", func() bool {
+		offs, err := adm.FetchOffsets(ctx, "readers")
+		if err != nil {
+			return false
+		}
+		ends, err := adm.ListEndOffsets(ctx, topic)
+		if err != nil {
+			return false
+		}
+		ok := true
+		ends.Each(func(e kadm.ListedOffset) {
+			if o, found := offs.Lookup(topic, e.Partition); !found || o.At != e.Offset {
+				ok = false
+			}
+		})
+		return ok
+	})
+}

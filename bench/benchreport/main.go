@@ -4,6 +4,9 @@
 // noisy, so absolute figures from different runs do not compare).
 //
 // It reads benchmark output on stdin and writes Markdown to -md and JSON to -json.
+// Each -e2e name=file adds the JSON summary of a `cairn bench` run; with runs
+// named cairn and kfake, the report gives the ratio cairn/kfake of throughput and
+// of p99 latency (kfake, franz-go's in-memory cluster, is the protocol ceiling).
 // It never fails on a figure: a missed target is reported, not enforced.
 //
 //	go test -run '^$' -bench . ./... | benchreport -md bench-report.md -json bench-report.json
@@ -21,6 +24,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/cairnlog/cairn/bench"
 )
 
 // A ratio compares one metric of two benchmarks: Num / Den. Higher is better when
@@ -174,7 +179,121 @@ func markdown(w io.Writer, results []result, rs []ratioResult) {
 	}
 }
 
+// workload is one named `cairn bench` run read from -e2e.
+type workload struct {
+	Name    string         `json:"name"`
+	Summary *bench.Summary `json:"summary"`
+}
+
+// workloadRatio is cairn against kfake on one workload figure.
+type workloadRatio struct {
+	Name   string  `json:"name"`
+	Cairn  float64 `json:"cairn"`
+	Kfake  float64 `json:"kfake"`
+	Value  float64 `json:"value"` // cairn / kfake
+	Better string  `json:"better"`
+}
+
+func readWorkload(spec string) (workload, error) {
+	name, path, ok := strings.Cut(spec, "=")
+	if !ok || name == "" || path == "" {
+		return workload{}, fmt.Errorf("-e2e %q: want name=file", spec)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return workload{}, err
+	}
+	var s bench.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		return workload{}, fmt.Errorf("-e2e %s: %w", spec, err)
+	}
+	return workload{Name: name, Summary: &s}, nil
+}
+
+// workloadRatios compares the runs named cairn and kfake, if both are there.
+func workloadRatios(ws []workload) []workloadRatio {
+	var c, k *bench.Summary
+	for _, w := range ws {
+		switch w.Name {
+		case "cairn":
+			c = w.Summary
+		case "kfake":
+			k = w.Summary
+		}
+	}
+	if c == nil || k == nil || c.Produced == nil || k.Produced == nil {
+		return nil
+	}
+	var out []workloadRatio
+	add := func(name string, a, b float64, better string) {
+		if b > 0 {
+			out = append(out, workloadRatio{Name: name, Cairn: a, Kfake: b, Value: a / b, Better: better})
+		}
+	}
+	add("produce throughput (records/s)", c.Produced.RecordsPerSec, k.Produced.RecordsPerSec, "higher")
+	if c.Consumed != nil && k.Consumed != nil {
+		add("consume throughput (records/s)", c.Consumed.RecordsPerSec, k.Consumed.RecordsPerSec, "higher")
+	}
+	if c.ProduceLatency != nil && k.ProduceLatency != nil {
+		add("ack latency p99 (ms)", c.ProduceLatency.P99Ms, k.ProduceLatency.P99Ms, "lower")
+	}
+	if c.EndToEndLatency != nil && k.EndToEndLatency != nil {
+		add("end-to-end latency p99 (ms)", c.EndToEndLatency.P99Ms, k.EndToEndLatency.P99Ms, "lower")
+	}
+	return out
+}
+
+func markdownWorkloads(w io.Writer, ws []workload, rs []workloadRatio) {
+	if len(ws) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## Workloads over the network (`cairn bench`)")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | mode | partitions × RF | record | acks | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | duplicated | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	for _, x := range ws {
+		s := x.Summary
+		var tp bench.Throughput
+		if s.Produced != nil {
+			tp = *s.Produced
+		} else if s.Consumed != nil {
+			tp = *s.Consumed
+		}
+		var l bench.Latency
+		if s.EndToEndLatency != nil {
+			l = *s.EndToEndLatency
+		} else if s.ProduceLatency != nil {
+			l = *s.ProduceLatency
+		}
+		lost, dup := "—", "—"
+		if d := s.Delivery; d != nil {
+			lost, dup = strconv.FormatUint(d.Lost, 10), strconv.FormatUint(d.Duplicated, 10)
+		}
+		fmt.Fprintf(w, "| %s | %s | %d × %d | %d B | %s | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %s | %s | %d |\n",
+			x.Name, s.Mode, s.Partitions, s.Replication, s.RecordBytes, s.Acks, tp.RecordsPerSec, tp.MBPerSec,
+			l.P50Ms, l.P99Ms, l.P999Ms, l.MaxMs, lost, dup, s.ProduceErrs+s.ConsumeErrs)
+	}
+	if len(rs) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| cairn / kfake | cairn | kfake | ratio | better |")
+	fmt.Fprintln(w, "|---|---|---|---|---|")
+	for _, r := range rs {
+		fmt.Fprintf(w, "| %s | %.3f | %.3f | %.3f | %s |\n", r.Name, r.Cairn, r.Kfake, r.Value, r.Better)
+	}
+}
+
 func run() error {
+	var workloads []workload
+	flag.Func("e2e", "name=file: the JSON summary of a `cairn bench` run (repeatable; cairn and kfake are compared)", func(spec string) error {
+		w, err := readWorkload(spec)
+		if err == nil {
+			workloads = append(workloads, w)
+		}
+		return err
+	})
 	mdPath := flag.String("md", "bench-report.md", "where to write the Markdown report")
 	jsonPath := flag.String("json", "bench-report.json", "where to write the JSON report")
 	flag.Parse()
@@ -185,20 +304,24 @@ func run() error {
 	if err != nil {
 		return fmt.Errorf("read benchmark output: %w", err)
 	}
-	if len(results) == 0 {
+	if len(results) == 0 && len(workloads) == 0 {
 		return errors.New("no benchmark results on stdin")
 	}
 	rs := computeRatios(results)
+	wrs := workloadRatios(workloads)
 
 	var md strings.Builder
 	markdown(&md, results, rs)
+	markdownWorkloads(&md, workloads, wrs)
 	if err := os.WriteFile(*mdPath, []byte(md.String()), 0o644); err != nil {
 		return err
 	}
 	js, err := json.MarshalIndent(struct {
-		Ratios  []ratioResult `json:"ratios"`
-		Results []result      `json:"results"`
-	}{rs, results}, "", "  ")
+		Ratios         []ratioResult   `json:"ratios"`
+		Results        []result        `json:"results"`
+		Workloads      []workload      `json:"workloads,omitempty"`
+		WorkloadRatios []workloadRatio `json:"workload_ratios,omitempty"`
+	}{rs, results, workloads, wrs}, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -212,6 +335,9 @@ func run() error {
 			met = map[bool]string{true: " (target met)", false: " (TARGET MISSED)"}[*r.Met]
 		}
 		fmt.Printf("%-70s %8.3f%s\n", r.Name, r.Value, met)
+	}
+	for _, r := range wrs {
+		fmt.Printf("%-70s %8.3f (%s is better)\n", "cairn/kfake "+r.Name, r.Value, r.Better)
 	}
 	fmt.Printf("report: %s, %s\n", *mdPath, *jsonPath)
 	return nil

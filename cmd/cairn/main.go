@@ -36,6 +36,8 @@ func rootCommand() *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(demoCommand())
 	root.AddCommand(serveCommand())
+	addClientCommands(root)
+	root.AddCommand(benchCommand())
 	return root
 }
 
