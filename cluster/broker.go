@@ -55,6 +55,8 @@ type Broker struct {
 	groups atomic.Pointer[consumer.Coordinator]
 	httpLn net.Listener
 	http   *http.Server
+	// metrics holds the broker's Prometheus registry (metrics.go).
+	metrics *brokerMetrics
 
 	ctx    context.Context // cancelled by Close: ends every goroutine below
 	cancel context.CancelFunc
@@ -109,6 +111,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		return nil, fmt.Errorf("internal listener: %w", err)
 	}
 	b.replicas = newReplicaManager(b)
+	b.metrics = newBrokerMetrics(b)
 	partition.ServeReads(b.node, b.replicas.lookupGroup)
 	b.node.Handle(rpcReplicaStatus, b.replicas.serveStatus)
 
@@ -149,7 +152,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		if b.kafkaAddr == "" {
 			b.kafkaAddr = advertised(cfg.KafkaAddr, b.kafkaLn.Addr())
 		}
-		b.kafka, err = wire.NewServer(cfg.Wire, cfg.KafkaHandler(b))
+		b.kafka, err = wire.NewServer(withObserver(cfg.Wire, b.metrics), cfg.KafkaHandler(b))
 		if err != nil {
 			return nil, fmt.Errorf("kafka server: %w", err)
 		}

@@ -52,9 +52,14 @@ type Config struct {
 	// GossipAddr is memberlist's bind address, UDP and TCP; port 0 picks one.
 	// Default DefaultGossipAddr.
 	GossipAddr string
-	// HTTPAddr is the admin HTTP listener (/livez, /readyz, /v1/cluster);
-	// "-" disables it. Default DefaultHTTPAddr.
+	// HTTPAddr is the admin HTTP listener (/livez, /readyz, /v1/cluster,
+	// /metrics); "-" disables it. Default DefaultHTTPAddr.
 	HTTPAddr string
+	// DetailedMetrics adds the per-group, per-partition series to /metrics
+	// (cairn_consumer_lag_records and _seconds, computed at each scrape for
+	// the partitions this broker leads). Off by default: their number grows
+	// with groups times partitions.
+	DetailedMetrics bool
 	// Join lists gossip addresses of brokers of the cluster to join. A broker
 	// with no Join and no metadata state bootstraps a new cluster with itself
 	// as the only metadata voter: start the first broker without Join, or

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"slices"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // The admin HTTP listener:
@@ -16,8 +18,11 @@ import (
 //	GET /v1/cluster  JSON of ClusterView: brokers, topics, partitions (with
 //	                 the high watermark of local replicas) and reassignments
 //	                 in progress (with progress, for those led here)
+//	GET /metrics     Prometheus text exposition of the broker's registry
+//	                 (metrics.go)
 func (b *Broker) httpHandler() http.Handler {
 	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

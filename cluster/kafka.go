@@ -26,6 +26,11 @@ func KafkaHandler(cfg kafka.Config) func(*Broker) wire.Handler {
 		if cfg.Logger == nil {
 			cfg.Logger = b.logger
 		}
+		if cfg.Metrics == nil {
+			cfg.Metrics = b.metrics
+		} else {
+			cfg.Metrics = teeMetrics{cfg.Metrics, b.metrics}
+		}
 		h := kafka.NewHandler(kafkaBackend{b}, cfg)
 		b.kafkaHandler = h
 		return h

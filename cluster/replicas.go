@@ -260,7 +260,10 @@ func (rm *replicaManager) open(ctx context.Context, w assignment, addrs map[int3
 			}
 			return out
 		},
-		OnLeadershipChange: func(isLeader bool, epoch int32) { rm.changed.notify() },
+		OnLeadershipChange: func(isLeader bool, epoch int32) {
+			b.metrics.leadershipChanges.Inc()
+			rm.changed.notify()
+		},
 	})
 	if err != nil {
 		return nil, err

@@ -34,6 +34,10 @@ type proposed struct {
 	resp *kmsg.ProduceResponseTopicPartition
 	p    *partition.Partition
 	wait *partition.Pending
+
+	topic   string // for Config.Metrics
+	bytes   int
+	records int
 }
 
 func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Reply {
@@ -77,7 +81,7 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Reply {
 				h.logger.Debug("produce refused", "topic", rt.Topic, "partition", rp.Partition, "err", err)
 				continue
 			}
-			pending = append(pending, proposed{p: p, wait: w})
+			pending = append(pending, proposed{p: p, wait: w, topic: rt.Topic, bytes: len(rp.Records), records: countRecords(rp.Records)})
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
@@ -115,6 +119,9 @@ func (h *Handler) produce(ctx context.Context, req *wire.Request) wire.Reply {
 			// An idempotent retry (res.Duplicate) gets the original
 			// offsets and no error, as in Kafka 2.x and later.
 			pr.resp.BaseOffset = res.BaseOffset
+			if !res.Duplicate {
+				h.cfg.Metrics.Produced(pr.topic, pr.bytes, pr.records)
+			}
 			pr.resp.LogStartOffset = pr.p.LogStartOffset()
 		}
 		ch <- resp
@@ -166,8 +173,13 @@ func (h *Handler) unackedProduce(ctx context.Context, pending []proposed) {
 		wctx, cancel := h.requestContext(context.Background(), time.Minute)
 		defer cancel()
 		for _, pr := range pending {
-			if _, err := pr.wait.Wait(wctx); err != nil {
+			res, err := pr.wait.Wait(wctx)
+			if err != nil {
 				h.logger.Debug("acks=0 produce failed", "partition", pr.p.ID(), "err", err)
+				continue
+			}
+			if !res.Duplicate {
+				h.cfg.Metrics.Produced(pr.topic, pr.bytes, pr.records)
 			}
 		}
 	}) {

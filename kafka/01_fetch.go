@@ -118,6 +118,7 @@ func (h *Handler) fetch(ctx context.Context, req *wire.Request) wire.Reply {
 	wait := time.Duration(max(r.MaxWaitMillis, 0)) * time.Millisecond
 	wait = min(wait, h.cfg.MaxFetchWait)
 	if fs.done() || wait == 0 {
+		h.observeFetch(fs)
 		return wire.Respond(resp)
 	}
 	ch := make(chan kmsg.Response, 1)
@@ -125,11 +126,26 @@ func (h *Handler) fetch(ctx context.Context, req *wire.Request) wire.Reply {
 		wctx, cancel := h.requestContext(ctx, wait)
 		defer cancel()
 		fs.longPoll(wctx)
+		h.observeFetch(fs)
 		ch <- resp
 	}) {
+		h.observeFetch(fs)
 		return wire.Respond(resp)
 	}
 	return wire.Later(ch)
+}
+
+// observeFetch reports the record bytes of a finished fetch to
+// Config.Metrics, per partition with data.
+func (h *Handler) observeFetch(fs *fetchState) {
+	for ti := range fs.resp.Topics {
+		st := &fs.resp.Topics[ti]
+		for pi := range st.Partitions {
+			if b := st.Partitions[pi].RecordBatches; len(b) > 0 {
+				h.cfg.Metrics.Fetched(st.Topic, len(b), countRecords(b))
+			}
+		}
+	}
 }
 
 // bytes returns the record bytes gathered so far.

@@ -57,7 +57,30 @@ type Config struct {
 	MaxUnackedProduces int
 	// Logger receives the handlers' logs; nil discards them.
 	Logger *slog.Logger
+	// Metrics receives the data counters of Produce and Fetch; nil means
+	// none.
+	Metrics Metrics
 }
+
+// Metrics receives the bytes and records that Produce and Fetch move, per
+// topic. Its methods are called concurrently from request goroutines, so
+// they must be safe for concurrent use and must not block.
+type Metrics interface {
+	// Produced reports one partition's batches of a Produce once
+	// committed: their bytes (as sent, compressed or not) and records.
+	// Idempotent retries that appended nothing are not reported.
+	Produced(topic string, bytes, records int)
+	// Fetched reports one partition's batches in a Fetch response: their
+	// bytes and records (the whole batches, which may start below the
+	// fetch offset).
+	Fetched(topic string, bytes, records int)
+}
+
+// nopMetrics is the Metrics of a Config without one.
+type nopMetrics struct{}
+
+func (nopMetrics) Produced(string, int, int) {}
+func (nopMetrics) Fetched(string, int, int)  {}
 
 // Validate reports every invalid field, or nil. Zero fields are valid.
 func (c Config) Validate() error {
@@ -108,6 +131,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Metrics == nil {
+		c.Metrics = nopMetrics{}
 	}
 	return c
 }

@@ -160,3 +160,19 @@ func (h *Handler) checkProduceBatches(batches []byte, limit int) error {
 	}
 	return nil
 }
+
+// countRecords counts the records of well-formed batches (as checked by
+// log.ValidateBatches, or read from a log) from their headers; it stops at
+// the first header it cannot parse.
+func countRecords(batches []byte) int {
+	n := 0
+	for len(batches) >= log.BatchHeaderSize {
+		hd, err := log.ParseBatchHeader(batches)
+		if err != nil || hd.Size() > len(batches) {
+			break
+		}
+		n += int(hd.NumRecords)
+		batches = batches[hd.Size():]
+	}
+	return n
+}
