@@ -7,6 +7,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
+
 	"github.com/cairnlog/cairn/consumer"
 	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/partition"
@@ -75,7 +77,7 @@ func (k kafkaBackend) Topic(name string) (kafka.TopicInfo, bool) {
 func kafkaTopic(t TopicInfo) kafka.TopicInfo {
 	out := kafka.TopicInfo{Name: t.Name, ID: t.ID, Configs: t.Configs, Partitions: make([]kafka.PartitionInfo, len(t.Partitions))}
 	for i, p := range t.Partitions {
-		out.Partitions[i] = kafka.PartitionInfo{Index: p.Index, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR}
+		out.Partitions[i] = kafka.PartitionInfo{Index: p.Index, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: p.ISR, Target: p.Target}
 	}
 	return out
 }
@@ -105,6 +107,10 @@ func (k kafkaBackend) AllocateProducerID(ctx context.Context) (int64, int16, err
 	return id, epoch, kafkaError(err)
 }
 
+func (k kafkaBackend) Reassign(ctx context.Context, topic string, p int32, replicas []int32) error {
+	return kafkaError(k.b.Reassign(ctx, topic, p, replicas))
+}
+
 func (k kafkaBackend) Groups() *consumer.Coordinator { return k.b.groups.Load() }
 
 // kafkaError wraps a cluster error with the kafka sentinel of the same
@@ -122,6 +128,9 @@ func kafkaError(err error) error {
 		{ErrInvalidPartitions, kafka.ErrInvalidPartitions},
 		{ErrInvalidConfig, kafka.ErrInvalidConfig},
 		{ErrNotReady, kafka.ErrNotController},
+		{ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
+		{ErrReassignmentInProgress, kerr.ReassignmentInProgress},
+		{ErrUnknownPartition, kerr.UnknownTopicOrPartition},
 		{context.DeadlineExceeded, kafka.ErrTimeout},
 	} {
 		if errors.Is(err, m.ours) {

@@ -64,6 +64,12 @@ type Backend interface {
 	// AllocateProducerID hands out a new idempotent producer id with its
 	// first epoch (0), unique in the cluster for ever.
 	AllocateProducerID(ctx context.Context) (id int64, epoch int16, err error)
+	// Reassign makes replicas (the first the preferred leader) the target of
+	// a partition's replica set; nil cancels a reassignment not yet done. It
+	// returns once the target is recorded; the move happens after.
+	// kerr.InvalidReplicaAssignment, kerr.ReassignmentInProgress,
+	// ErrUnknownTopic, ErrTimeout.
+	Reassign(ctx context.Context, topic string, partition int32, replicas []int32) error
 }
 
 // BrokerInfo is one broker as clients see it in Metadata.
@@ -91,6 +97,7 @@ type PartitionInfo struct {
 	LeaderEpoch int32 // the partition group's Raft term
 	Replicas    []int32
 	ISR         []int32
+	Target      []int32 // the reassignment target, nil when none is in progress
 }
 
 // Errors a Backend returns (or wraps) for the admin operations. Each maps to

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -87,6 +88,9 @@ type testTopic struct {
 	info  TopicInfo
 	parts []*partition.Partition
 	dirs  []string
+	// targets are recorded reassignments: one broker cannot move a replica,
+	// so they stay in progress until cancelled.
+	targets map[int32][]int32
 }
 
 // startBroker starts a broker with cfg and returns it; t.Cleanup stops it.
@@ -213,7 +217,8 @@ func (b *testBroker) infoLocked(tt *testTopic) TopicInfo {
 		if p.IsLeader() {
 			leader = 1
 		}
-		info.Partitions[i] = PartitionInfo{Index: int32(i), Leader: leader, LeaderEpoch: p.LeaderEpoch(), Replicas: []int32{1}, ISR: []int32{1}}
+		info.Partitions[i] = PartitionInfo{Index: int32(i), Leader: leader, LeaderEpoch: p.LeaderEpoch(), Replicas: []int32{1}, ISR: []int32{1},
+			Target: tt.targets[int32(i)]}
 	}
 	return info
 }
@@ -348,6 +353,24 @@ func (b *testBroker) CreatePartitions(ctx context.Context, name string, total in
 	b.mu.Lock()
 	tt.parts, tt.dirs = append(tt.parts, parts...), append(tt.dirs, dirs...)
 	b.mu.Unlock()
+	return nil
+}
+
+func (b *testBroker) Reassign(_ context.Context, topic string, part int32, replicas []int32) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	tt, ok := b.mu.topics[topic]
+	if !ok || part < 0 || int(part) >= len(tt.parts) {
+		return ErrUnknownTopic
+	}
+	if tt.targets == nil {
+		tt.targets = map[int32][]int32{}
+	}
+	if replicas == nil {
+		delete(tt.targets, part)
+		return nil
+	}
+	tt.targets[part] = slices.Clone(replicas)
 	return nil
 }
 

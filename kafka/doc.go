@@ -39,6 +39,8 @@
 //	 37  CreatePartitions         0-3       no manual assignment
 //	 42  DeleteGroups             0-2       empty groups only
 //	 44  IncrementalAlterConfigs  0-1       topic configs only
+//	 45  AlterPartitionAssign.    0-1       a target the partition leader moves to
+//	 46  ListPartitionReassign.   0         replicas, adding, removing
 //	 47  OffsetDelete             0         not of subscribed topics
 //	 60  DescribeCluster          0-1       brokers endpoint only
 //

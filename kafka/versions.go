@@ -39,6 +39,8 @@ var apis = map[int16]api{
 	37: {wire.VersionRange{Min: 0, Max: 3}, (*Handler).createPartitions},
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Handler).deleteGroups},
 	44: {wire.VersionRange{Min: 0, Max: 1}, (*Handler).incrementalAlterConfigs},
+	45: {wire.VersionRange{Min: 0, Max: 1}, (*Handler).alterPartitionAssignments},
+	46: {wire.VersionRange{Min: 0, Max: 0}, (*Handler).listPartitionReassignments},
 	47: {wire.VersionRange{Min: 0, Max: 0}, (*Handler).offsetDelete},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Handler).describeCluster},
 }
