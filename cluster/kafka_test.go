@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"sort"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -304,4 +306,38 @@ func TestKafkaGroupSurvivesCoordinatorKill(t *testing.T) {
 		})
 		return ok
 	})
+}
+
+// A topic config changed through the Kafka API reaches the open replicas:
+// lowering max.message.bytes refuses a batch the old limit took.
+func TestKafkaTopicConfigAppliesLive(t *testing.T) {
+	c := newKafkaCluster(t, 1)
+	ctx := ctxTimeout(t, time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.DefaultProduceTopic("cfg"), kgo.RecordRetries(3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "cfg"); err != nil {
+		t.Fatal(err)
+	}
+	c.waitLeaders("cfg", 30*time.Second)
+	big := &kgo.Record{Value: make([]byte, 8<<10)}
+	if err := cl.ProduceSync(ctx, big).FirstErr(); err != nil {
+		t.Fatalf("8 KiB record under the default limit: %v", err)
+	}
+	limit := "4096"
+	resp, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{{Name: "max.message.bytes", Value: &limit}}, "cfg")
+	if err != nil || resp[0].Err != nil {
+		t.Fatalf("alter config: %v %v", err, resp)
+	}
+	c.waitFor(20*time.Second, "the new limit on the replica", func() bool {
+		p := c.live()[0].LocalPartition("cfg", 0)
+		return p != nil && p.Log().MaxBatchBytes() == 4096
+	})
+	err = cl.ProduceSync(ctx, &kgo.Record{Value: make([]byte, 8<<10)}).FirstErr()
+	if !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("8 KiB record over a 4 KiB max.message.bytes: %v, want MESSAGE_TOO_LARGE", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
 )
@@ -61,6 +62,9 @@ type localReplica struct {
 	group   string
 	dir     string
 	p       *partition.Partition
+	// limits are the topic's log settings last applied to p; only the
+	// reconcile goroutine touches them.
+	limits log.Limits
 }
 
 // assignment is what the metadata says of a partition this broker should host.
@@ -213,6 +217,14 @@ func (rm *replicaManager) reconcile(ctx context.Context) {
 				continue
 			}
 		}
+		// A topic's changed configs reach its open replicas here.
+		if lim := logConfig(rm.b.cfg.Log, w.configs).Limits(); lim != lr.limits {
+			if err := lr.p.SetLogLimits(lim); err != nil {
+				rm.b.logger.Error("apply topic configs", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			} else {
+				lr.limits = lim
+			}
+		}
 		if !lr.p.IsLeader() {
 			continue
 		}
@@ -243,7 +255,8 @@ func (rm *replicaManager) open(ctx context.Context, w assignment, addrs map[int3
 	if err := claimPartitionDir(dir, partitionIdentity{Topic: w.tp.Topic, TopicID: w.topicID, Partition: w.tp.Partition}); err != nil {
 		return nil, err
 	}
-	lr := &localReplica{tp: w.tp, topicID: w.topicID, group: groupID(w.tp.Topic, w.tp.Partition, w.topicID), dir: dir}
+	lr := &localReplica{tp: w.tp, topicID: w.topicID, group: groupID(w.tp.Topic, w.tp.Partition, w.topicID), dir: dir,
+		limits: logConfig(b.cfg.Log, w.configs).Limits()}
 	peers := slices.Concat(w.replicas, w.target)
 	p, err := partition.Open(b.node, partition.Config{
 		ID:     lr.group,

@@ -35,10 +35,11 @@ type Log struct {
 		segments []*segment // sorted by base offset; the last one is active
 	}
 
-	start  atomic.Int64 // published: first offset held
-	end    atomic.Int64 // published after the segment's size: next offset to assign
-	size   atomic.Int64 // published: bytes of all .log files
-	closed atomic.Bool
+	maxBatch atomic.Int64 // cfg.MaxBatchBytes, for readers outside wmu
+	start    atomic.Int64 // published: first offset held
+	end      atomic.Int64 // published after the segment's size: next offset to assign
+	size     atomic.Int64 // published: bytes of all .log files
+	closed   atomic.Bool
 }
 
 // AppendInfo describes what an append added.

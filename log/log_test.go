@@ -256,3 +256,37 @@ func TestOffsetForTimestamp(t *testing.T) {
 		}
 	}
 }
+
+func TestSetLimits(t *testing.T) {
+	dir := t.TempDir()
+	l := mustOpen(t, dir, Config{MaxSegmentBytes: 1 << 20})
+	defer l.Close()
+	batch := batchOfSize(t, 2000, 1, 1)
+	if _, err := l.Append(append([]byte(nil), batch...), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.SetLimits(Limits{MaxSegmentBytes: 1 << 20, MaxBatchBytes: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	if got := l.MaxBatchBytes(); got != 1000 {
+		t.Fatalf("MaxBatchBytes %d after SetLimits, want 1000", got)
+	}
+	if _, err := l.Append(append([]byte(nil), batch...), 0); !errors.Is(err, ErrBatchTooLarge) {
+		t.Fatalf("append above the new max batch size: %v", err)
+	}
+	// Retention by size now keeps one segment's worth: roll, then apply.
+	if err := l.SetLimits(Limits{MaxSegmentBytes: 4096, RetentionBytes: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		if _, err := l.Append(append([]byte(nil), batch...), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if deleted, err := l.ApplyRetention(); err != nil || deleted == 0 || l.StartOffset() == 0 {
+		t.Fatalf("retention after SetLimits: deleted %d, start %d, %v", deleted, l.StartOffset(), err)
+	}
+	if err := l.SetLimits(Limits{MaxSegmentBytes: 10}); err == nil {
+		t.Fatal("SetLimits accepted a 10-byte segment size")
+	}
+}

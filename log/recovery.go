@@ -114,6 +114,7 @@ func Open(dir string, cfg Config, logger *slog.Logger) (*Log, error) {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	l := &Log{dir: dir, cfg: cfg, fsys: cfg.FS, logger: logger}
+	l.maxBatch.Store(int64(cfg.MaxBatchBytes))
 	if err := l.open(); err != nil {
 		return nil, fmt.Errorf("open log %s: %w", dir, err)
 	}

@@ -214,12 +214,11 @@ func (p *Partition) checkBatches(batches []byte) error {
 	return nil
 }
 
-func (p *Partition) maxBatchBytes() int {
-	if p.cfg.Log.MaxBatchBytes > 0 {
-		return p.cfg.Log.MaxBatchBytes
-	}
-	return log.DefaultMaxBatchBytes
-}
+func (p *Partition) maxBatchBytes() int { return p.log.MaxBatchBytes() }
+
+// SetLogLimits applies a topic's changed segment, retention and batch-size
+// configs to the open log (log.Log.SetLimits).
+func (p *Partition) SetLogLimits(lim log.Limits) error { return p.log.SetLimits(lim) }
 
 // Read returns committed batches from the one holding offset, at most maxBytes
 // of them but always the first whole (log.Log.Read). offset == HighWatermark
