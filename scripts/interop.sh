@@ -60,6 +60,7 @@ done
 echo "ready"
 
 BROKERS=$brokers timeout 300 /usr/bin/python3 scripts/interop/librdkafka.py || { keep=1; exit 1; }
+BROKERS=$brokers timeout 400 /usr/bin/python3 scripts/interop/librdkafka_group.py || { keep=1; exit 1; }
 
 # kcat: produce lines, read them back from the beginning, and look up an offset
 # by timestamp.
@@ -70,4 +71,4 @@ got=$(timeout 60 kcat -b "$brokers" -C -t "$topic" -o beginning -e -q | wc -l)
 ts=$(($(date +%s) * 1000 - 3600000))
 timeout 30 kcat -b "$brokers" -Q -t "$topic:0:$ts" | grep -q "offset 0" || { echo "kcat -Q by timestamp did not answer offset 0"; keep=1; exit 1; }
 echo "kcat: 1000 lines produced and consumed back; offset by timestamp ok"
-echo "interop: 2 passed, 0 failed"
+echo "interop: 3 passed, 0 failed"
