@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -170,7 +171,7 @@ func (rm *replicaManager) assignments() (map[TopicPartition]assignment, map[int3
 				}
 				tp := TopicPartition{name, int32(i)}
 				want[tp] = assignment{
-					tp: tp, topicID: t.ID, configs: t.Configs,
+					tp: tp, topicID: t.ID, configs: maps.Clone(t.Configs),
 					replicas: slices.Clone(p.Replicas), target: slices.Clone(p.Target), initial: slices.Clone(p.Initial),
 					leader: p.Leader, leaderEpoch: p.LeaderEpoch,
 				}
