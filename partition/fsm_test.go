@@ -221,3 +221,31 @@ func FuzzDecodeReadRequest(f *testing.F) {
 		}
 	})
 }
+
+// ApplyBatch writes its entries with one append per leader epoch; the log
+// must come out exactly as entry-by-entry applies leave it.
+func TestFSMApplyBatchMatchesApply(t *testing.T) {
+	entries := fsmEntries(35) // terms change every 10 entries
+	one, lone := openTestFSM(t, filepath.Join(t.TempDir(), "one"))
+	for _, e := range entries {
+		if res := one.Apply(e).(*AppendResult); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+	}
+	batched, lbatched := openTestFSM(t, filepath.Join(t.TempDir(), "batched"))
+	for i, r := range batched.ApplyBatch(entries) {
+		res := r.(*AppendResult)
+		if res.Err != nil || res.BaseOffset != int64(i) {
+			t.Fatalf("entry %d: %+v", i, res)
+		}
+	}
+	if !bytes.Equal(logBytes(t, lone), logBytes(t, lbatched)) {
+		t.Fatal("ApplyBatch left a different log than Apply")
+	}
+	if hw := batched.HighWatermark(); hw != 35 {
+		t.Fatalf("high watermark %d, want 35", hw)
+	}
+	if got, want := batched.Epochs(), one.Epochs(); len(got) != len(want) || got[3] != want[3] {
+		t.Fatalf("epochs %+v, want %+v", got, want)
+	}
+}
