@@ -284,3 +284,21 @@ func parseKeyValues(flag string, kvs []string) (map[string]string, error) {
 	}
 	return out, nil
 }
+
+// adminRunE is the RunE of a command that talks to the cluster through an
+// admin client: it reads the output format, opens the client, runs body,
+// and closes the client.
+func adminRunE(g *globalFlags, body func(cmd *cobra.Command, a *admin, asJSON bool, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		asJSON, err := g.json()
+		if err != nil {
+			return err
+		}
+		a, err := g.newAdmin(cmd)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		return body(cmd, a, asJSON, args)
+	}
+}

@@ -46,16 +46,7 @@ func clusterInfoCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn cluster info
   cairn cluster info --format json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, _ []string) error {
 			m, err := a.BrokerMetadata(a.ctx)
 			if err != nil {
 				return kafkaErr(a.ctx, "metadata", err)
@@ -82,7 +73,7 @@ func clusterInfoCommand(g *globalFlags) *cobra.Command {
 				t.row(id, b.Host, b.Port, b.Rack)
 			}
 			return t.flush()
-		},
+		}),
 	}
 }
 
@@ -164,16 +155,7 @@ func clusterHealthCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn cluster health
   cairn cluster health --format json || page-oncall`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, _ []string) error {
 			m, err := a.Metadata(a.ctx)
 			if err != nil {
 				return kafkaErr(a.ctx, "metadata", err)
@@ -198,7 +180,7 @@ func clusterHealthCommand(g *globalFlags) *cobra.Command {
 				return errors.New("cluster unhealthy: " + h.problems())
 			}
 			return nil
-		},
+		}),
 	}
 }
 
@@ -340,16 +322,7 @@ func clusterMoveStatusCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn cluster move-status
   cairn cluster move-status --format json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, _ []string) error {
 			resps, err := a.ListPartitionReassignments(a.ctx, nil)
 			if err != nil {
 				return kafkaErr(a.ctx, "list partition reassignments", err)
@@ -377,7 +350,7 @@ func clusterMoveStatusCommand(g *globalFlags) *cobra.Command {
 				t.row(m.Topic, m.Partition, int32List(m.Replicas), int32List(m.Adding), int32List(m.Removing), pct)
 			}
 			return t.flush()
-		},
+		}),
 	}
 }
 

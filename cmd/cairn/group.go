@@ -34,16 +34,7 @@ func groupListCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn group list
   cairn group list --format json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, _ []string) error {
 			groups, err := a.ListGroups(a.ctx)
 			if err != nil {
 				return kafkaErr(a.ctx, "list groups", err)
@@ -66,7 +57,7 @@ func groupListCommand(g *globalFlags) *cobra.Command {
 				t.row(o.Group, o.State, o.ProtocolType, o.Coordinator)
 			}
 			return t.flush()
-		},
+		}),
 	}
 }
 
@@ -107,16 +98,7 @@ func groupDescribeCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn group describe audit
   cairn group describe audit --format json`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, groups []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, groups []string) error {
 			lags, err := a.Lag(a.ctx, groups...)
 			if err != nil {
 				return kafkaErr(a.ctx, "describe groups", err)
@@ -139,7 +121,7 @@ func groupDescribeCommand(g *globalFlags) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), descs)
 			}
 			return printGroupDescriptions(cmd, descs)
-		},
+		}),
 	}
 }
 
@@ -361,16 +343,7 @@ func groupDeleteCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn group delete audit
   cairn group delete audit replay-1 replay-2`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, groups []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, groups []string) error {
 			resps, err := a.DeleteGroups(a.ctx, groups...)
 			if err != nil {
 				return kafkaErr(a.ctx, "delete groups", err)
@@ -389,7 +362,7 @@ func groupDeleteCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			return firstOf(failed, len(groups))
-		},
+		}),
 	}
 }
 

@@ -151,16 +151,7 @@ func topicListCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn topic list
   cairn topic list --format json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, _ []string) error {
 			list := a.ListTopics
 			if internal {
 				list = a.ListTopicsWithInternal
@@ -187,7 +178,7 @@ func topicListCommand(g *globalFlags) *cobra.Command {
 				t.row(o.Topic, o.Partitions, o.Replicas)
 			}
 			return t.flush()
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&internal, "internal", false, "include internal topics")
 	return cmd
@@ -227,16 +218,7 @@ func topicDescribeCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn topic describe orders
   cairn topic describe orders --format json`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, names []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, names []string) error {
 			descs, err := describeTopics(a, names)
 			if err != nil {
 				return err
@@ -245,7 +227,7 @@ func topicDescribeCommand(g *globalFlags) *cobra.Command {
 				return writeJSON(cmd.OutOrStdout(), descs)
 			}
 			return printTopicDescriptions(cmd, descs)
-		},
+		}),
 	}
 	return cmd
 }
@@ -360,16 +342,7 @@ func topicDeleteCommand(g *globalFlags) *cobra.Command {
 		Example: `  cairn topic delete orders
   cairn topic delete orders payments`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, names []string) error {
-			asJSON, err := g.json()
-			if err != nil {
-				return err
-			}
-			a, err := g.newAdmin(cmd)
-			if err != nil {
-				return err
-			}
-			defer a.Close()
+		RunE: adminRunE(g, func(cmd *cobra.Command, a *admin, asJSON bool, names []string) error {
 			resps, err := a.DeleteTopics(a.ctx, names...)
 			if err != nil {
 				return kafkaErr(a.ctx, "delete topics", err)
@@ -388,7 +361,7 @@ func topicDeleteCommand(g *globalFlags) *cobra.Command {
 				return err
 			}
 			return firstOf(failed, len(names))
-		},
+		}),
 	}
 	return cmd
 }
