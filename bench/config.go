@@ -139,7 +139,7 @@ func (c Config) Validate() error {
 	case c.DrainTimeout < 0 || c.RequestTimeout < 0 || c.ProgressInterval < 0:
 		return errors.New("timeouts and intervals must be positive")
 	}
-	if _, err := compression(c.Compression); err != nil {
+	if _, err := ParseCompression(c.Compression); err != nil {
 		return err
 	}
 	return nil

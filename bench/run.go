@@ -280,7 +280,9 @@ func sortedPartitions(m map[int32]int64) []int32 {
 	return out
 }
 
-func compression(name string) (kgo.CompressionCodec, error) {
+// ParseCompression returns the kgo codec named none, gzip, snappy, lz4 or
+// zstd (any case; "" is none).
+func ParseCompression(name string) (kgo.CompressionCodec, error) {
 	switch strings.ToLower(name) {
 	case "none", "":
 		return kgo.NoCompression(), nil
@@ -301,7 +303,7 @@ func compression(name string) (kgo.CompressionCodec, error) {
 // are produced under ctx, so the end of the sending phase does not fail the
 // records already buffered.
 func (r *runner) produce(ctx, sendCtx context.Context) {
-	codec, _ := compression(r.cfg.Compression) // checked by Validate
+	codec, _ := ParseCompression(r.cfg.Compression) // checked by Validate
 	opts := append(r.baseOpts(),
 		kgo.DefaultProduceTopic(r.cfg.Topic),
 		kgo.ProducerLinger(r.cfg.Linger),

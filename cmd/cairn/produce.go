@@ -11,6 +11,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/cairnlog/cairn/bench"
 )
 
 // defaultMaxRecordBytes bounds one key or value read from produce's input; it
@@ -66,27 +68,11 @@ A summary goes to stderr; -v prints each record's partition and offset.`,
 	return cmd
 }
 
-func compressionCodec(name string) (kgo.CompressionCodec, error) {
-	switch name {
-	case "none", "":
-		return kgo.NoCompression(), nil
-	case "gzip":
-		return kgo.GzipCompression(), nil
-	case "snappy":
-		return kgo.SnappyCompression(), nil
-	case "lz4":
-		return kgo.Lz4Compression(), nil
-	case "zstd":
-		return kgo.ZstdCompression(), nil
-	}
-	return kgo.CompressionCodec{}, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", name)
-}
-
 // producerOpts returns the kgo options that pf asks for.
 func (pf *produceFlags) producerOpts(g *globalFlags) ([]kgo.Opt, error) {
-	codec, err := compressionCodec(pf.compression)
+	codec, err := bench.ParseCompression(pf.compression)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("--%w", err) // the flag's name, as every flag error here
 	}
 	opts := []kgo.Opt{
 		kgo.ProducerBatchCompression(codec),
