@@ -19,45 +19,13 @@ fi
 
 make -s build
 work=$(mktemp -d)
-pids=()
+. scripts/devcluster.sh
 cleanup() {
-	for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${pids[@]}"; do
-		for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$pid" 2>/dev/null || true
-	done
+	stop_cluster
 	if [ "${keep:-}" != 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
-
-brokers=""
-for i in 1 2 3; do
-	join=()
-	[ "$i" != 1 ] && join=(--join 127.0.0.1:39291)
-	bin/cairn serve --node-id "$i" --data "$work/n$i" \
-		--kafka-addr "127.0.0.1:3909$i" --internal-addr "127.0.0.1:3919$i" \
-		--gossip-addr "127.0.0.1:3929$i" --http-addr "127.0.0.1:3939$i" \
-		"${join[@]}" >"$work/n$i.log" 2>&1 &
-	pids+=($!)
-	brokers+="${brokers:+,}127.0.0.1:3909$i"
-done
-echo "cluster: $brokers (logs in $work)"
-
-deadline=$((SECONDS + 60))
-for i in 1 2 3; do
-	until curl -fsS "http://127.0.0.1:3939$i/readyz" >/dev/null 2>&1; do
-		if ((SECONDS > deadline)); then
-			echo "node $i not ready after 60s"; tail -20 "$work/n$i.log"; keep=1; exit 1
-		fi
-		sleep 0.2
-	done
-done
-# Every broker registered before the test starts: a topic of RF 3 needs them.
-until [ "$(curl -fsS http://127.0.0.1:39391/v1/cluster | /usr/bin/python3 -c 'import json,sys; print(len(json.load(sys.stdin)["brokers"]))')" = 3 ]; do
-	if ((SECONDS > deadline)); then echo "brokers did not register"; keep=1; exit 1; fi
-	sleep 0.2
-done
-echo "ready"
+start_cluster 39091 "$work" || { keep=1; exit 1; }
 
 BROKERS=$brokers timeout 300 /usr/bin/python3 scripts/interop/librdkafka.py || { keep=1; exit 1; }
 BROKERS=$brokers timeout 400 /usr/bin/python3 scripts/interop/librdkafka_group.py || { keep=1; exit 1; }
