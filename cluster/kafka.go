@@ -111,6 +111,10 @@ func (k kafkaBackend) Reassign(ctx context.Context, topic string, p int32, repli
 	return kafkaError(k.b.Reassign(ctx, topic, p, replicas))
 }
 
+func (k kafkaBackend) Decommission(ctx context.Context, id int32) error {
+	return kafkaError(k.b.Decommission(ctx, id))
+}
+
 func (k kafkaBackend) Groups() *consumer.Coordinator { return k.b.groups.Load() }
 
 // kafkaError wraps a cluster error with the kafka sentinel of the same
@@ -131,6 +135,7 @@ func kafkaError(err error) error {
 		{ErrInvalidReplicaAssignment, kerr.InvalidReplicaAssignment},
 		{ErrReassignmentInProgress, kerr.ReassignmentInProgress},
 		{ErrUnknownPartition, kerr.UnknownTopicOrPartition},
+		{ErrUnknownBroker, kafka.ErrUnknownBroker},
 		{context.DeadlineExceeded, kafka.ErrTimeout},
 	} {
 		if errors.Is(err, m.ours) {

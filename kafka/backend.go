@@ -70,6 +70,10 @@ type Backend interface {
 	// kerr.InvalidReplicaAssignment, kerr.ReassignmentInProgress,
 	// ErrUnknownTopic, ErrTimeout.
 	Reassign(ctx context.Context, topic string, partition int32, replicas []int32) error
+	// Decommission marks broker id as gone for good: it leaves the metadata
+	// voters and gets no new partitions. ErrUnknownBroker, ErrNotController,
+	// ErrTimeout.
+	Decommission(ctx context.Context, id int32) error
 }
 
 // BrokerInfo is one broker as clients see it in Metadata.
@@ -111,4 +115,5 @@ var (
 	ErrInvalidTopic             = errors.New("kafka: invalid topic name")
 	ErrNotController            = errors.New("kafka: not the controller")
 	ErrTimeout                  = errors.New("kafka: timed out")
+	ErrUnknownBroker            = errors.New("kafka: broker id not registered")
 )

@@ -374,6 +374,14 @@ func (b *testBroker) Reassign(_ context.Context, topic string, part int32, repli
 	return nil
 }
 
+// Decommission knows only this broker: the one-node test cluster.
+func (b *testBroker) Decommission(_ context.Context, id int32) error {
+	if id != b.ID() {
+		return ErrUnknownBroker
+	}
+	return nil
+}
+
 func (b *testBroker) AlterTopicConfigs(ctx context.Context, name string, set map[string]*string) error {
 	b.mu.Lock()
 	defer b.mu.Unlock()

@@ -42,6 +42,7 @@ var codes = []struct {
 	{ErrInvalidTopic, kerr.InvalidTopicException},
 	{ErrNotController, kerr.NotController},
 	{ErrTimeout, kerr.RequestTimedOut},
+	{ErrUnknownBroker, kerr.BrokerIDNotRegistered},
 	{errInvalidRequest, kerr.InvalidRequest},
 	{errNotLeader, kerr.NotLeaderForPartition},
 	{errFencedEpoch, kerr.FencedLeaderEpoch},

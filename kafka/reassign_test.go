@@ -88,3 +88,24 @@ func TestKadmPartitionReassignments(t *testing.T) {
 		t.Fatalf("unknown topic: %v", r.Err)
 	}
 }
+
+func TestUnregisterBroker(t *testing.T) {
+	b := startBroker(t, Config{})
+	cl := newKgo(t, b)
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	defer cancel()
+	for _, c := range []struct {
+		id   int32
+		want error
+	}{{7, kerr.BrokerIDNotRegistered}, {1, nil}} {
+		req := kmsg.NewPtrUnregisterBrokerRequest()
+		req.BrokerID = c.id
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := kerr.ErrorForCode(resp.ErrorCode); !errors.Is(err, c.want) {
+			t.Errorf("unregister broker %d: %v, want %v", c.id, err, c.want)
+		}
+	}
+}

@@ -43,6 +43,7 @@ var apis = map[int16]api{
 	46: {wire.VersionRange{Min: 0, Max: 0}, (*Handler).listPartitionReassignments},
 	47: {wire.VersionRange{Min: 0, Max: 0}, (*Handler).offsetDelete},
 	60: {wire.VersionRange{Min: 0, Max: 1}, (*Handler).describeCluster},
+	64: {wire.VersionRange{Min: 0, Max: 0}, (*Handler).unregisterBroker},
 }
 
 // Versions returns the implemented API keys and version ranges

@@ -21,7 +21,8 @@ func clusterCommand(g *globalFlags) *cobra.Command {
   cairn cluster reassign orders 0 --replicas 1,2,4 --execute`,
 		Args: cobra.NoArgs,
 	}
-	cmd.AddCommand(clusterInfoCommand(g), clusterHealthCommand(g), clusterReassignCommand(g), clusterMoveStatusCommand(g))
+	cmd.AddCommand(clusterInfoCommand(g), clusterHealthCommand(g), clusterReassignCommand(g), clusterMoveStatusCommand(g),
+		clusterRemoveNodeCommand(g))
 	return cmd
 }
 
