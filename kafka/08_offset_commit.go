@@ -42,6 +42,9 @@ func (h *Handler) offsetCommit(ctx context.Context, req *wire.Request) wire.Repl
 	for _, t := range r.Topics {
 		rt := kmsg.NewOffsetCommitResponseTopic()
 		rt.Topic = t.Topic
+		// Sized up front: pending holds pointers into this array, which
+		// an append that grew it would leave behind.
+		rt.Partitions = make([]kmsg.OffsetCommitResponseTopicPartition, 0, len(t.Partitions))
 		ti, terr := h.topic(t.Topic)
 		for _, p := range t.Partitions {
 			rp := kmsg.NewOffsetCommitResponseTopicPartition()

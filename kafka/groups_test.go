@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cairnlog/cairn/consumer"
 )
@@ -351,5 +352,40 @@ func produceAllFrom(t testing.TB, cl *kgo.Client, topic string, parts, from, to 
 	}
 	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
 		t.Fatalf("produce: %v", err)
+	}
+}
+
+// TestOffsetCommitRefusedEveryPartition: a refused commit of many partitions
+// answers the refusal for every one of them. The response once recorded the
+// outcome through pointers into a slice that grew, so partitions before its
+// last growth answered success for a commit that wrote nothing.
+func TestOffsetCommitRefusedEveryPartition(t *testing.T) {
+	b := startBroker(t, Config{})
+	const parts = 9
+	b.createTopic("refused", parts, nil)
+	cl := newKgo(t, b)
+	ctx, cancel := context.WithTimeout(t.Context(), testDeadline)
+	defer cancel()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.MemberID, req.Generation = "refused-group", "no-such-member", 7
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = "refused"
+	for p := range int32(parts) {
+		rp := kmsg.NewOffsetCommitRequestTopicPartition()
+		rp.Partition, rp.Offset = p, 5
+		rt.Partitions = append(rt.Partitions, rp)
+	}
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range resp.Topics[0].Partitions {
+		if p.ErrorCode == 0 {
+			t.Errorf("partition %d: commit by an unknown member answered success", p.Partition)
+		}
+	}
+	if n := len(resp.Topics[0].Partitions); n != parts {
+		t.Errorf("%d partitions answered, want %d", n, parts)
 	}
 }
