@@ -300,11 +300,12 @@ func (b *testBroker) openPartitions(ctx context.Context, topic string, from, to 
 	for _, p := range parts {
 		for {
 			ch := b.leaders.c()
-			if p.IsLeader() {
+			if p.Group().LeaderReady() { // the handlers serve it from then on
 				break
 			}
 			select {
 			case <-ch:
+			case <-time.After(5 * time.Millisecond): // readiness follows leadership unsignalled
 			case <-ctx.Done():
 				return fail(fmt.Errorf("%w: partition %s has no leader", ErrTimeout, p.ID()))
 			}

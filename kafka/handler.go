@@ -131,7 +131,10 @@ func (h *Handler) leaderOf(ti TopicInfo, part int32) (*partition.Partition, erro
 		return nil, fmt.Errorf("%w: %s-%d", ErrUnknownTopic, ti.Name, part)
 	}
 	p := h.b.LocalPartition(ti.Name, part)
-	if p == nil || !p.IsLeader() {
+	// Not until ready: a new leader's high watermark and epoch history lag
+	// what its predecessor served until it has applied everything committed
+	// before its term, and answering from them would move clients back.
+	if p == nil || !p.Group().LeaderReady() {
 		return nil, fmt.Errorf("%w: %s-%d", errNotLeader, ti.Name, part)
 	}
 	return p, nil

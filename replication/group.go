@@ -27,10 +27,19 @@ type Group struct {
 	stores *stores
 	raft   *raft.Raft
 
-	// watchStop and watchDone stop and wait for the leadership watcher; nil
-	// without OnLeadershipChange.
+	// watchStop and watchDone stop and wait for the leadership watcher.
 	watchStop chan struct{}
 	watchDone chan struct{}
+
+	// ready tracks LeaderReady: on every leadership the watcher starts a
+	// barrier, and term is that leadership's term once the barrier is
+	// applied. Shutdown cancels ctx and waits for the barriers (wg).
+	ready struct {
+		term   atomic.Uint64
+		ctx    context.Context
+		cancel context.CancelFunc
+		wg     sync.WaitGroup
+	}
 
 	// ops counts the raft futures being waited on, so that Shutdown can let
 	// them resolve first: hashicorp/raft never resolves some futures that are
@@ -134,11 +143,10 @@ func (g *Group) open() error {
 	}
 	g.stores, g.raft = st, r
 	g.opened.Store(true) // publishes g.raft to Node.Group's callers
-	if cfg.OnLeadershipChange != nil {
-		g.watchStop = make(chan struct{})
-		g.watchDone = make(chan struct{})
-		go g.watchLeadership()
-	}
+	g.ready.ctx, g.ready.cancel = context.WithCancel(context.Background())
+	g.watchStop = make(chan struct{})
+	g.watchDone = make(chan struct{})
+	go g.watchLeadership()
 	return nil
 }
 
@@ -305,6 +313,38 @@ func (g *Group) Leader() (id, addr string) {
 // at any moment; see VerifyLeader and OnLeadershipChange.
 func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader }
 
+// LeaderReady reports whether this node leads and its FSM has applied every
+// entry committed before its leadership began. A new leader may hold
+// entries its predecessor committed that it has not applied yet: until
+// then, what its FSM reports (a high watermark, say) can lag what clients
+// were already told, so reads that must not go backwards wait for this.
+func (g *Group) LeaderReady() bool {
+	return g.IsLeader() && g.ready.term.Load() == g.raft.CurrentTerm()
+}
+
+// awaitReady runs a barrier for the leadership of term and marks the group
+// ready in that term once it is applied; it gives up when the leadership or
+// the group ends.
+func (g *Group) awaitReady(term uint64) {
+	defer g.ready.wg.Done()
+	for g.IsLeader() && g.raft.CurrentTerm() == term {
+		ctx, cancel := context.WithTimeout(g.ready.ctx, g.cfg.Timing.ElectionTimeout)
+		err := g.Barrier(ctx)
+		cancel()
+		if err == nil {
+			if g.raft.CurrentTerm() == term {
+				g.ready.term.Store(term)
+			}
+			return
+		}
+		select {
+		case <-g.ready.ctx.Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
 // Term returns the current term.
 func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
 
@@ -353,12 +393,16 @@ func (g *Group) Stats() map[string]string { return g.raft.Stats() }
 func (g *Group) Shutdown() error {
 	g.shutdownOnce.Do(func() {
 		g.node.forgetGroup(g)
+		if g.ready.cancel != nil {
+			g.ready.cancel()
+		}
 		g.drainOps(2 * g.cfg.Timing.ElectionTimeout)
 		err := g.raft.Shutdown().Error() // also closes the transport and layer
 		_ = g.layer.Close()
 		if g.watchStop != nil {
 			close(g.watchStop)
 			<-g.watchDone
+			g.ready.wg.Wait()
 		}
 		g.shutdownErr = errors.Join(err, g.stores.Close())
 	})
@@ -459,7 +503,13 @@ func (g *Group) watchLeadership() {
 			return
 		}
 		last.set, last.leader, last.term = true, isLeader, term
-		g.cfg.OnLeadershipChange(isLeader, term)
+		if isLeader {
+			g.ready.wg.Add(1)
+			go g.awaitReady(term)
+		}
+		if g.cfg.OnLeadershipChange != nil {
+			g.cfg.OnLeadershipChange(isLeader, term)
+		}
 	}
 	for {
 		select {

@@ -113,6 +113,12 @@ func TestGroupLeaderFailover(t *testing.T) {
 	c.apply(ctx, "a", "1")
 	c.waitApplied("a", "1", c.members...)
 	oldTerm := old.group.Term()
+	waitPoll(t, 5*time.Second, "leader ready", old.group.LeaderReady)
+	for _, m := range c.members {
+		if m != old && m.group.LeaderReady() {
+			t.Errorf("follower %s reports LeaderReady", m.node.ID())
+		}
+	}
 	waitFor(t, c.sig, 5*time.Second, "leadership callback on the leader", func() bool {
 		ev, ok := log.last(old.node.ID())
 		return ok && ev.leader && ev.term == oldTerm
@@ -136,6 +142,11 @@ func TestGroupLeaderFailover(t *testing.T) {
 		ev, ok := log.last(ld.node.ID())
 		return ok && ev.leader && ev.term > oldTerm
 	})
+	// Ready means every entry committed before the new term is applied.
+	waitPoll(t, 5*time.Second, "new leader ready", ld.group.LeaderReady)
+	if v, _ := ld.fsm.get("a"); v != "1" {
+		t.Fatalf("new leader ready with a = %q, want 1 applied", v)
+	}
 	c.apply(ctx, "b", "2")
 	c.waitApplied("b", "2", c.live()...)
 	if v, _ := c.live()[0].fsm.get("a"); v != "1" {

@@ -66,6 +66,22 @@ func waitFor(t testing.TB, sig *signal, timeout time.Duration, what string, cond
 	}
 }
 
+// waitPoll is waitFor for a condition nothing signals: it checks every 10 ms.
+func waitPoll(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+	}
+}
+
 // kvFSM is a test state machine: commands "k=v" set keys; Apply returns the
 // number of commands applied so far. Every apply and restore fires sig.
 type kvFSM struct {

@@ -75,11 +75,13 @@ func TestManyGroupsOneListener(t *testing.T) {
 		return true
 	})
 	leaders := map[string]int{}
+	tries := make([]int, len(gs)) // an attempt that lost leadership may still have committed
 	for i, ms := range gs {
 		// Under -race on a loaded box a leader may change: retry on a new one.
 		for attempt := 0; ; attempt++ {
 			var ld *member
 			waitFor(t, sig, 30*time.Second, "a leader", func() bool { ld = groupLeader(ms); return ld != nil })
+			tries[i]++
 			_, err := ld.group.Apply(t.Context(), []byte(fmt.Sprintf("owner=g%03d", i)))
 			if err == nil {
 				leaders[ld.node.ID()]++
@@ -100,10 +102,10 @@ func TestManyGroupsOneListener(t *testing.T) {
 		}
 		return true
 	})
-	for _, ms := range gs {
+	for i, ms := range gs {
 		for _, m := range ms {
-			if m.fsm.count() != 1 {
-				t.Fatalf("%s/%s applied %d commands, want 1", m.node.ID(), m.group.ID(), m.fsm.count())
+			if n := m.fsm.count(); n < 1 || n > uint64(tries[i]) {
+				t.Fatalf("%s/%s applied %d commands, want 1..%d (attempts)", m.node.ID(), m.group.ID(), n, tries[i])
 			}
 		}
 	}
