@@ -16,6 +16,10 @@ package kafka
 // the first partition with data is returned whole even when larger (KIP-74).
 // A partition with nothing to return has empty, never null, record bytes.
 //
+// A partition whose copy of the range is damaged (partition.ErrStorage, or
+// log.ErrCorrupt from the log's own bytes) answers KAFKA_STORAGE_ERROR, which
+// clients retry; CORRUPT_MESSAGE is for bad bytes from a client.
+//
 // Long poll: when the partitions hold fewer than MinBytes, the answer is
 // deferred (wire.Later) and a goroutine per partition waits on its high
 // watermark (partition.Wait); the fetch answers as soon as MinBytes are
@@ -24,6 +28,7 @@ package kafka
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -31,6 +36,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/wire"
 )
@@ -198,7 +204,7 @@ func (fs *fetchState) read(i int) {
 	}
 	c, err := fp.p.Read(fp.offset, max(limit, 1))
 	if err != nil {
-		sp.ErrorCode = errorCode(err)
+		sp.ErrorCode = readErrorCode(err)
 		return
 	}
 	defer c.Close()
@@ -207,10 +213,22 @@ func (fs *fetchState) read(i int) {
 	}
 	buf := make([]byte, 0, c.Len())
 	if buf, err = c.AppendTo(buf); err != nil {
-		sp.ErrorCode = errorCode(err)
+		sp.ErrorCode = readErrorCode(err)
 		return
 	}
 	sp.RecordBatches = buf
+}
+
+// readErrorCode is errorCode for a failed read of the partition's own log.
+// Damage there is the server's, not the client's: it answers the retriable
+// KAFKA_STORAGE_ERROR (the replica repairs itself, a damaged leader hands
+// its leadership over), never CORRUPT_MESSAGE, which tells a consumer that
+// the data itself is bad.
+func readErrorCode(err error) int16 {
+	if errors.Is(err, partition.ErrStorage) || errors.Is(err, log.ErrCorrupt) {
+		return kerr.KafkaStorageError.Code
+	}
+	return errorCode(err)
 }
 
 // longPoll waits, until ctx ends, for the partitions' high watermarks to

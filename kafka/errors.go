@@ -64,6 +64,9 @@ var codes = []struct {
 	// A batch too large (before or after inflation) is checked before
 	// corruption: log wraps both in a *BatchError.
 	{log.ErrBatchTooLarge, kerr.MessageTooLarge},
+	// A replica's own damaged or missing bytes (a read, never a client's
+	// batch): retriable, while the replica repairs itself from its peers.
+	{partition.ErrStorage, kerr.KafkaStorageError},
 	{log.ErrCorrupt, kerr.CorruptMessage},
 	{log.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},

@@ -118,13 +118,30 @@
 // them instead: each Chunk verifies (CRC included) the part of its range not
 // yet verified since Open, so corruption is reported as an error wrapping
 // ErrCorrupt, never served, and each byte is checked once per Open.
+// Chunk.Verify does that check without serving anything (a scrub).
+//
+// Recovery reports what Open found; LostSynced means batches below the
+// recovery point were cut, which no crash explains: a segment was corrupted
+// or truncated, and the owner must refill the log from another copy.
+//
+// # Repair
+//
+// The log cannot repair itself; it lets its owner do it. TruncateCorrupt,
+// given an offset whose read reported ErrCorrupt, checks that segment in
+// full (batches, and that each offset index entry names a batch) and cuts
+// the log at the first invalid batch, or at the segment's base when only
+// its index is bad, dropping every later segment as TruncateTo does. The
+// owner then appends the lost batches again, as a healthy copy holds them,
+// with AppendRaw. The partitionLeaderEpoch and baseOffset fields lie outside
+// the CRC: a flipped leader epoch is not detected (a flipped baseOffset is,
+// by the contiguity check).
 //
 // # Concurrency
 //
 // One writer and any number of readers. The writer methods (Append,
-// AppendRaw, Roll, MaybeRoll, ApplyRetention, TruncateTo, Reset, Sync, Close)
-// are meant to be called by one goroutine, the partition's applier; they
-// serialise on a mutex anyway. Read, OffsetForTimestamp, StartOffset,
+// AppendRaw, Roll, MaybeRoll, ApplyRetention, TruncateTo, TruncateCorrupt,
+// Reset, Sync, Close) are meant to be called by one goroutine at a time, the
+// partition's applier; they serialise on a mutex anyway. Read, OffsetForTimestamp, StartOffset,
 // EndOffset, Size and Segments may be called from any goroutine at any time.
 //
 // Append writes the batches, then the index entries, then publishes the

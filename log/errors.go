@@ -7,9 +7,11 @@ import (
 
 // Sentinel errors. Every error the package returns for one of these
 // conditions wraps the sentinel, so callers test with errors.Is and never
-// compare strings. The partition layer translates them to Kafka error codes
-// (ErrCorrupt → CORRUPT_MESSAGE, ErrBatchTooLarge → MESSAGE_TOO_LARGE,
-// ErrOffsetOutOfRange → OFFSET_OUT_OF_RANGE).
+// compare strings. The protocol layer translates them to Kafka error codes
+// (ErrCorrupt in a client's batches → CORRUPT_MESSAGE, ErrBatchTooLarge →
+// MESSAGE_TOO_LARGE, ErrOffsetOutOfRange → OFFSET_OUT_OF_RANGE); ErrCorrupt
+// from the log's own files is the server's fault, which the partition
+// reports as partition.ErrStorage.
 var (
 	// ErrCorrupt reports bytes that are not a valid v2 record batch: a bad
 	// length, magic, CRC-32C, record count, or offset sequence, whether found

@@ -19,8 +19,9 @@ type Log struct {
 	logger *slog.Logger
 
 	// wmu serialises the writer methods (Append, AppendRaw, Roll, MaybeRoll,
-	// ApplyRetention, TruncateTo, Reset, Sync, Close). Callers are expected
-	// to call them from one goroutine; the mutex makes misuse safe, not fast.
+	// ApplyRetention, TruncateTo, TruncateCorrupt, Reset, Sync, Close).
+	// Callers are expected to call them from one goroutine at a time; the
+	// mutex makes misuse safe, not fast.
 	wmu sync.Mutex
 	// Guarded by wmu.
 	dirDirty bool // files were created, removed or renamed since SyncDir
@@ -40,6 +41,8 @@ type Log struct {
 	end      atomic.Int64 // published after the segment's size: next offset to assign
 	size     atomic.Int64 // published: bytes of all .log files
 	closed   atomic.Bool
+
+	recovery Recovery // what Open found; set before Open returns
 }
 
 // AppendInfo describes what an append added.

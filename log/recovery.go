@@ -230,6 +230,10 @@ func (l *Log) open() (err error) {
 			return err
 		}
 	}
+	l.recovery = Recovery{Clean: clean, RecoveryPoint: rpOffset, EndOffset: l.end.Load()}
+	if l.recovery.LostSynced() {
+		l.logger.Warn("log lost synced batches at open", "offset", l.end.Load(), "recovery_point", rpOffset, "clean", clean)
+	}
 	l.logger.Debug("log opened", "offset", l.end.Load(), "clean", clean, "segments", len(segs))
 	return nil
 }
@@ -293,9 +297,10 @@ func (l *Log) loadSegment(base int64, last, clean bool, trusted int64) (s *segme
 	if err != nil {
 		return nil, false, err
 	}
+	opened := s // the returns below set s to nil
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, s.close())
+			err = errors.Join(err, opened.close())
 			s = nil
 		}
 	}()
@@ -369,8 +374,19 @@ func (l *Log) loadSegment(base int64, last, clean bool, trusted int64) (s *segme
 			}
 			ix.n.Store(0)
 			tx.n.Store(0)
-			if _, _, err := l.scanSegment(s, scanned, true); err != nil {
+			// A header walk (clean shutdown) can pass a batch whose CRC
+			// fails, even one whose damaged length made the walk skip
+			// ahead: the full check then cuts further back.
+			valid, _, err := l.scanSegment(s, scanned, true)
+			if err != nil && !errors.Is(err, ErrCorrupt) {
 				return nil, false, err
+			}
+			if valid < scanned {
+				l.logger.Warn("truncating segment at first invalid batch",
+					"offset", s.next.Load(), "segment", base, "position", valid, "size", scanned, "err", err)
+				if err := s.log.f.Truncate(valid); err != nil {
+					return nil, false, err
+				}
 			}
 		}
 	}

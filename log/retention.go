@@ -79,14 +79,10 @@ func (l *Log) TruncateTo(offset int64) error {
 	if offset < start || offset > end {
 		return fmt.Errorf("truncate to %d, log holds [%d, %d): %w", offset, start, end, ErrOffsetOutOfRange)
 	}
-	segs := l.mu.segments
 	i := l.findSegmentLocked(offset)
-	s := segs[i]
-	keep := i + 1 // segments kept; s is cut at pos
+	s := l.mu.segments[i]
 	var pos int64
-	if offset == s.base {
-		keep = i
-	} else {
+	if offset != s.base {
 		p, h, err := s.locate(offset, s.size.Load())
 		if err != nil {
 			return fmt.Errorf("truncate to %d: %w", offset, err)
@@ -95,6 +91,18 @@ func (l *Log) TruncateTo(offset int64) error {
 			return fmt.Errorf("truncate to %d inside batch [%d, %d]: %w", offset, h.BaseOffset, h.LastOffset(), ErrNotBatchBoundary)
 		}
 		pos = p
+	}
+	return l.truncate(i, offset, pos)
+}
+
+// truncate drops everything from offset on, where offset is the batch at
+// byte pos of segment i (pos 0 when offset is the segment's base). wmu held.
+func (l *Log) truncate(i int, offset, pos int64) error {
+	segs := l.mu.segments
+	s := segs[i]
+	keep := i + 1 // segments kept; s is cut at pos
+	if offset == s.base {
+		keep = i
 	}
 	if err := l.rp.store(min(l.rp.last, offset)); err != nil {
 		return err

@@ -47,9 +47,35 @@
 // snapshot's start, and otherwise copies the missing committed batches from a
 // peer over the node's internal listener (fetch.go), as they are stored.
 //
+// # Damage and repair
+//
+// A replica's log can be damaged behind its back: a bit flip or a cut in a
+// segment. Damage is found at Open (log.Recovery: synced batches were cut),
+// by a read (each range is checked in full, CRC-32C included, before it is
+// served: Read verifies the chunk it returns), by the peer-read RPC, while
+// replaying (the batch replay checks is damaged), or by the scrub, which
+// after every Open checks all the log held, paced by
+// Config.ScrubBytesPerSecond. Damaged bytes are never served: the read fails
+// with ErrStorage (retriable; KAFKA_STORAGE_ERROR to clients), as does every
+// read of committed offsets the log lacks while they are refilled.
+//
+// Repair (repair.go) re-copies only committed bytes: a leader first hands
+// leadership to a healthy peer, then the FSM, applying nothing meanwhile,
+// cuts the log at the first invalid batch of the damaged segment
+// (log.TruncateCorrupt) and copies the committed batches after the cut back
+// from a peer, as the peer stores them (offsets and leader epochs included),
+// then syncs. Its state (offset counter, producers, epochs) does not change.
+// Damage found at Open is refilled by the snapshot's restore (from peers) or
+// by replay (from the Raft log); damage found by replay is cut there and
+// refilled from peers up to the entry, whose batches are then appended.
+// RepairStats counts damage found and repairs made. Damage on a majority
+// of replicas cannot be repaired: reads of it fail until an operator acts.
+//
 // # Concurrency
 //
-// Raft calls the FSM from one goroutine; the FSM is the log's only writer.
-// Partition's methods are safe for concurrent use. Readers see only offsets
-// below the high watermark.
+// Raft calls the FSM from one goroutine; the FSM is the log's only writer
+// (a repair writes through the FSM too, holding its writer lock). Partition's
+// methods are safe for concurrent use. Readers see only offsets below the
+// high watermark. Open starts two goroutines, the repairer and the scrub;
+// Close ends them and waits for them.
 package partition

@@ -52,8 +52,15 @@ func (p *Partition) serveRead(ctx context.Context, from, to int64, w io.Writer) 
 			return err
 		}
 		c, err := p.log.ReadBelow(from, to, readChunkBytes)
+		if err == nil {
+			// A damaged range fails the peer's read (it asks another
+			// replica) and starts a repair here.
+			if err = c.Verify(); err != nil {
+				c.Close()
+			}
+		}
 		if err != nil {
-			return err
+			return p.storageError(from, to, err)
 		}
 		next := c.NextOffset()
 		_, err = c.WriteTo(w)

@@ -30,8 +30,25 @@ type FSM struct {
 	producerTTL time.Duration
 
 	// fetch copies the committed batches [from, to) from a peer into the log with
-	// log.AppendRaw. Restore uses it when a snapshot is ahead of the local log.
+	// log.AppendRaw. Restore uses it when a snapshot is ahead of the local log,
+	// repair when the log lost batches to damage.
 	fetch func(ctx context.Context, from, to int64) error
+	// detected, if set, is told of damage the FSM finds in the log while
+	// replaying, and repaired of each repair the FSM completes, [from, to)
+	// refilled; the Partition logs and counts them. Called with writeMu held.
+	detected func(offset int64, err error)
+	repaired func(from, to int64)
+	// lostFrom and lostTo are the synced batches [lostFrom, lostTo) the log
+	// lost at Open (a corrupt or truncated segment), set before Raft starts;
+	// lostTo is 0 once Restore or replay has refilled them (a repair). FSM
+	// goroutine.
+	lostFrom, lostTo int64
+
+	// writeMu serialises the log's writers: Apply, ApplyBatch, Restore and
+	// repair. It is taken before mu, and held across fetches from peers, which
+	// mu is not, so that readers of the FSM's state do not wait on the
+	// network (except while replay repairs damage it found, at start-up).
+	writeMu sync.Mutex
 
 	hw *watermark
 
@@ -92,6 +109,8 @@ var _ raft.BatchingFSM = (*FSM)(nil)
 
 // Apply applies one committed entry.
 func (f *FSM) Apply(l *raft.Log) any {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	res := f.applyLocked(l)
@@ -106,6 +125,8 @@ func (f *FSM) Apply(l *raft.Log) any {
 // answers the proposers only after ApplyBatch returns, so nothing is
 // acknowledged before it is in the log.
 func (f *FSM) ApplyBatch(logs []*raft.Log) []any {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	out := make([]any, len(logs))
@@ -123,6 +144,17 @@ const maxPendingBytes = 4 << 20
 // watermark to the applied end offset.
 func (f *FSM) flushLocked() {
 	if len(f.pending) > 0 {
+		if end := f.log.EndOffset(); end < f.pendingFrom {
+			// A repair ended (the replica is closing) before it refilled
+			// the log: refill it now, or leave the log short for the next
+			// start, which refills it from the snapshot or the Raft log.
+			if err := f.refill(f.closing, f.pendingFrom); err != nil {
+				f.logger.Error("log short of committed entries, left for the next start",
+					"index", f.mu.lastIndex, "offset", end, "err", err)
+				f.pending = f.pending[:0]
+				return
+			}
+		}
 		if end := f.log.EndOffset(); end != f.pendingFrom {
 			panic(fmt.Sprintf("partition: entries up to index %d start at offset %d, log ends at %d", f.mu.lastIndex, f.pendingFrom, end))
 		}
@@ -133,6 +165,7 @@ func (f *FSM) flushLocked() {
 		}
 		f.pending = f.pending[:0]
 	}
+	f.checkRefilledLocked()
 	f.hw.set(f.mu.next)
 }
 
@@ -221,9 +254,15 @@ func (f *FSM) applyBatches(l *raft.Log, appendMs int64, batches []byte) *AppendR
 	if len(f.pending) == 0 && f.mu.next < f.log.EndOffset() {
 		// Replay after a restart: the log may hold these batches already.
 		if err := f.appendToLog(l.Index, batches, epoch); err != nil {
-			// The disk failed under a committed entry: this replica can no
-			// longer be trusted to hold the log, and Raft cannot retry an apply.
-			panic(fmt.Sprintf("partition: append committed entry %d: %v", l.Index, err))
+			if f.closing.Err() != nil {
+				// A refill from peers ended with the replica: the next
+				// start refills the log from the snapshot or the Raft log.
+				f.logger.Error("log short of committed entries, left for the next start", "index", l.Index, "err", err)
+			} else {
+				// The disk failed under a committed entry: this replica can no
+				// longer be trusted to hold the log, and Raft cannot retry an apply.
+				panic(fmt.Sprintf("partition: append committed entry %d: %v", l.Index, err))
+			}
 		}
 	} else {
 		// Raft's copy of the entry must not be written to (the log stamps
@@ -253,6 +292,18 @@ func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
 		}
 		if off >= f.log.StartOffset() {
 			same, err := f.logHolds(off, h)
+			if errors.Is(err, log.ErrCorrupt) {
+				// Damage behind the batches replay is checking: cut it away,
+				// copy back from a peer what this replica applied before it,
+				// and append this entry's batches from the Raft log.
+				if f.detected != nil {
+					f.detected(off, err)
+				}
+				if _, err := f.repairLocked(f.closing, off, off); err != nil {
+					return err
+				}
+				break
+			}
 			if err != nil {
 				return err
 			}
@@ -345,30 +396,19 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	if err != nil {
 		return err
 	}
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
 	if f.log.EndOffset() < m.StartOffset || f.log.StartOffset() > m.EndOffset {
 		f.logger.Info("reset log to snapshot start", "offset", m.StartOffset, "log_end", f.log.EndOffset())
 		if err := f.log.Reset(m.StartOffset); err != nil {
 			return fmt.Errorf("reset log to %d: %w", m.StartOffset, err)
 		}
 	}
-	delay := restoreRetryMin
-	for f.log.EndOffset() < m.EndOffset {
-		from := f.log.EndOffset()
-		if f.fetch == nil {
-			return fmt.Errorf("log ends at %d, snapshot at %d, and no peer to fetch from", from, m.EndOffset)
+	if from := f.log.EndOffset(); from < m.EndOffset {
+		if err := f.refill(f.closing, m.EndOffset); err != nil {
+			return err
 		}
-		if err := f.fetch(f.closing, from, m.EndOffset); err != nil {
-			if errors.Is(err, context.Canceled) {
-				return err
-			}
-			f.logger.Warn("fetch missing log from peer", "offset", from, "err", err)
-			select {
-			case <-f.closing.Done():
-				return f.closing.Err()
-			case <-time.After(delay):
-			}
-			delay = min(2*delay, restoreRetryMax)
-		}
+		f.logger.Info("log refilled from peers", "offset", from, "end_offset", m.EndOffset)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -377,8 +417,90 @@ func (f *FSM) Restore(rc io.ReadCloser) error {
 	f.mu.epochs = m.Epochs
 	f.mu.producers.restore(m.Producers)
 	f.mu.expiredAtMs = m.ExpiredAtMs
+	f.checkRefilledLocked()
 	f.hw.set(m.EndOffset)
 	return nil
+}
+
+// checkRefilledLocked reports the repair of the batches the log lost at Open
+// once the log holds them again. mu held.
+func (f *FSM) checkRefilledLocked() {
+	if f.lostTo > 0 && f.mu.next >= f.lostTo && f.log.EndOffset() >= f.lostTo {
+		if f.repaired != nil {
+			f.repaired(f.lostFrom, f.lostTo)
+		}
+		f.lostTo = 0
+	}
+}
+
+// refill copies the committed batches [EndOffset, to) of the log from peers,
+// retrying with backoff while none can serve them, until they are all in or
+// ctx ends. writeMu held.
+func (f *FSM) refill(ctx context.Context, to int64) error {
+	delay := restoreRetryMin
+	for f.log.EndOffset() < to {
+		from := f.log.EndOffset()
+		if f.fetch == nil {
+			return fmt.Errorf("log ends at %d, needs %d, and no peer to fetch from", from, to)
+		}
+		err := f.fetch(ctx, from, to)
+		if err == nil {
+			continue
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("refill log [%d, %d): %w", from, to, ctx.Err())
+		}
+		f.logger.Warn("fetch missing log from peer", "offset", from, "end_offset", to, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("refill log [%d, %d): %w", from, to, ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, restoreRetryMax)
+	}
+	return nil
+}
+
+// repair cuts the log at the damage in the segment holding offset
+// (log.TruncateCorrupt) and copies back from peers the committed batches the
+// cut took, up to the applied end offset: the bytes come back as the peers
+// hold them, offsets and leader epochs included, and the FSM's state (offset
+// counter, producers, epochs) is untouched, because it already covers them.
+// The FSM applies nothing meanwhile. It reports whether anything was cut.
+func (f *FSM) repair(ctx context.Context, offset int64) (bool, error) {
+	f.writeMu.Lock()
+	defer f.writeMu.Unlock()
+	f.mu.Lock()
+	next := f.mu.next
+	f.mu.Unlock()
+	if offset < f.log.StartOffset() || offset >= f.log.EndOffset() {
+		return false, nil // gone already: retention, or an earlier repair
+	}
+	return f.repairLocked(ctx, offset, next)
+}
+
+// repairLocked is repair with writeMu held, refilling up to to.
+func (f *FSM) repairLocked(ctx context.Context, offset, to int64) (bool, error) {
+	cut, truncated, err := f.log.TruncateCorrupt(offset)
+	if err != nil {
+		return false, fmt.Errorf("truncate the damage at %d: %w", offset, err)
+	}
+	if !truncated {
+		return false, nil
+	}
+	f.logger.Warn("log cut at damage, refilling from peers", "offset", cut, "end_offset", to)
+	if err := f.refill(ctx, to); err != nil {
+		return true, err
+	}
+	// The refilled batches may be behind the latest snapshot: Raft holds no
+	// other copy of them here.
+	if err := f.log.Sync(); err != nil {
+		return true, fmt.Errorf("sync repaired log: %w", err)
+	}
+	if f.repaired != nil {
+		f.repaired(cut, max(to, cut))
+	}
+	return true, nil
 }
 
 // Fetch attempts while no peer can serve the missing log back off from

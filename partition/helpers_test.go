@@ -135,6 +135,19 @@ func (c *cluster) config(r *replica) Config {
 		OnLeadershipChange: func(bool, int32) {
 			c.changed.notify()
 		},
+		// A snapshot restored at start-up that is ahead of the log is
+		// completed from these.
+		Peers: func() []string {
+			c.mu.Lock()
+			defer c.mu.Unlock()
+			var addrs []string
+			for _, o := range c.reps {
+				if o != r {
+					addrs = append(addrs, o.addr)
+				}
+			}
+			return addrs
+		},
 	}
 	if c.tweak != nil {
 		c.tweak(&cfg)
@@ -149,7 +162,9 @@ func (c *cluster) start(r *replica) {
 	if err != nil {
 		c.t.Fatalf("start node %s: %v", r.id, err)
 	}
+	c.mu.Lock()
 	r.node, r.addr = node, node.Addr()
+	c.mu.Unlock()
 	var mu sync.Mutex
 	var self *Partition
 	ServeReads(node, func(id string) *Partition {
@@ -196,7 +211,7 @@ func (c *cluster) crash(r *replica, tear func(dir string)) {
 	p := r.p
 	r.p = nil
 	c.mu.Unlock()
-	p.cancel()
+	p.stopBackground()
 	if err := p.group.Shutdown(); err != nil {
 		c.t.Errorf("shutdown group %s: %v", r.id, err)
 	}

@@ -1,11 +1,13 @@
 package partition
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +42,11 @@ type Config struct {
 	// that is ahead of the local log (which lost synced data) is completed from
 	// them. Once the group is open its configuration names the peers.
 	Peers func() []string
+	// ScrubBytesPerSecond paces the scrub: after Open, a background goroutine
+	// checks every batch the log held (CRC-32C included) at most this many
+	// bytes a second, and repairs damage it finds from the peers. Default
+	// DefaultScrubBytesPerSecond; negative: no scrub.
+	ScrubBytesPerSecond int64
 	// Logger receives the partition's logs. Default slog.Default().
 	Logger *slog.Logger
 }
@@ -84,7 +91,11 @@ type Partition struct {
 	// (and look for peers) before Open returns, so it reads this, not group.
 	opened atomic.Pointer[replication.Group]
 	node   *replication.Node
-	cancel context.CancelFunc // ends a Restore waiting on peers
+	cancel context.CancelFunc // ends a Restore or repair waiting on peers, the scrub and the repairer
+	// background waits for the repairer and the scrub, started by Open and
+	// ended by Close.
+	background sync.WaitGroup
+	repairs    repairer
 }
 
 // Open opens (or creates) the replica in cfg.Dir on node: it recovers the log,
@@ -109,8 +120,21 @@ func Open(node *replication.Node, cfg Config) (*Partition, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &Partition{cfg: cfg, logger: logger, log: l, node: node, cancel: cancel}
+	p.repairs.init()
 	p.fsm = newFSM(l, logger, cfg.ProducerIDExpiration, ctx)
 	p.fsm.fetch = p.fetchFromPeers
+	p.fsm.detected = func(offset int64, err error) {
+		p.repairs.detected.Add(1)
+		logger.Warn("log damage found while replaying, repairing from peers", "offset", offset, "err", err)
+	}
+	p.fsm.repaired = p.repaired
+	if rec := l.Recovery(); rec.LostSynced() {
+		// A corrupt or truncated segment: the snapshot's restore or the Raft
+		// log's replay refills what was cut, from peers or from entries.
+		p.repairs.detected.Add(1)
+		p.fsm.lostFrom, p.fsm.lostTo = rec.EndOffset, rec.RecoveryPoint
+		logger.Warn("log lost synced batches at open, refilling", "offset", rec.EndOffset, "end_offset", rec.RecoveryPoint)
+	}
 
 	gc := cfg.Raft
 	gc.ID, gc.Dir, gc.FSM = cfg.ID, filepath.Join(cfg.Dir, "raft"), p.fsm
@@ -124,7 +148,18 @@ func Open(node *replication.Node, cfg Config) (*Partition, error) {
 	}
 	p.group = g
 	p.opened.Store(g)
+	p.background.Go(func() { p.runRepairs(ctx) })
+	if rate := cmp.Or(cfg.ScrubBytesPerSecond, DefaultScrubBytesPerSecond); rate > 0 {
+		p.background.Go(func() { p.scrub(ctx, rate) })
+	}
 	return p, nil
+}
+
+// stopBackground ends Restore and repairs waiting on peers, the repairer
+// and the scrub, and waits for the last two.
+func (p *Partition) stopBackground() {
+	p.cancel()
+	p.background.Wait()
 }
 
 // ID returns the partition's group id.
@@ -223,6 +258,10 @@ func (p *Partition) SetLogLimits(lim log.Limits) error { return p.log.SetLimits(
 // Read returns committed batches from the one holding offset, at most maxBytes
 // of them but always the first whole (log.Log.Read). offset == HighWatermark
 // gives an empty chunk; use Wait to block for more. The caller closes the chunk.
+//
+// The chunk is checked in full (CRC-32C included) before it is returned. A
+// damaged range, or committed offsets the log lacks while a repair refills
+// them, is an error wrapping ErrStorage, and damage starts a repair.
 func (p *Partition) Read(offset int64, maxBytes int) (*log.Chunk, error) {
 	hw := p.fsm.HighWatermark()
 	if offset > hw {
@@ -231,7 +270,23 @@ func (p *Partition) Read(offset int64, maxBytes int) (*log.Chunk, error) {
 	if offset == hw {
 		return p.log.Read(p.log.EndOffset(), maxBytes) // an empty chunk
 	}
-	return p.log.ReadBelow(offset, hw, maxBytes)
+	c, err := p.log.ReadBelow(offset, hw, maxBytes)
+	if err == nil && c.Len() == 0 {
+		// Committed offsets the log does not hold: a repair cut them.
+		c.Close()
+		c, err = nil, fmt.Errorf("read at %d, log ends at %d: %w", offset, p.log.EndOffset(), log.ErrOffsetOutOfRange)
+	}
+	if err == nil {
+		// Check now rather than when the caller copies: damage becomes
+		// ErrStorage and a repair, never bytes served.
+		if err = c.Verify(); err != nil {
+			c.Close()
+		}
+	}
+	if err != nil {
+		return nil, p.storageError(offset, hw, err)
+	}
+	return c, nil
 }
 
 // Wait blocks until the high watermark is above offset (a record at offset is
@@ -290,7 +345,7 @@ func (p *Partition) Maintain() (deleted int, err error) {
 // Close shuts the replica down: the group first (no more applies), then the log,
 // which syncs and leaves a clean-shutdown marker.
 func (p *Partition) Close() error {
-	p.cancel()
+	p.stopBackground()
 	err := p.group.Shutdown()
 	return errors.Join(err, p.log.Close())
 }
