@@ -5,7 +5,7 @@ DATA      ?= ./cairn-data
 FUZZTIME  ?= 5s
 PKGS      := ./...
 
-.PHONY: help build image run test test-unit test-fuzz test-interop bench fuzz lint clean
+.PHONY: help build image run test test-unit test-fuzz test-interop test-faults bench fuzz lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ image: build ## the container image cairn:latest (FROM scratch around bin/cairn)
 test-interop: ## the binary as a 3-node cluster, driven by kcat and confluent-kafka-python (librdkafka)
 	scripts/interop.sh
 
+test-faults: ## fault campaign (root): FAULT_RUNS runs (5) of FAULT_SECONDS (60) under kill -9, pauses, partitions, membership changes, corruption
+	scripts/faults.sh
+
 fuzz: ## long fuzz runs (FUZZTIME=10m by default)
 	FUZZTIME=$${FUZZTIME_LONG:-10m} scripts/fuzz.sh
 
@@ -42,4 +45,4 @@ lint: ## go vet and a gofmt check
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 clean:
-	rm -rf bin $(DATA) bench-report.md bench-report.json
+	rm -rf bin $(DATA) bench-report.md bench-report.json faults-out

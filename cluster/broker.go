@@ -175,6 +175,7 @@ func Start(cfg Config) (b *Broker, err error) {
 	if len(cfg.Join) > 0 {
 		b.wg.Go(func() { b.members.joinLoop(ctx, cfg.Join) })
 	}
+	b.wg.Go(func() { b.rejoinLoop(ctx, cfg.Join) })
 	b.wg.Go(func() { b.runController(ctx) })
 	b.wg.Go(func() { b.runGroups(ctx) })
 	b.wg.Go(func() { b.replicas.run(ctx) })
