@@ -6,7 +6,7 @@
 # and every replica's files. FAULT_RUNS runs of FAULT_SECONDS each (default
 # 5 x 60 s); FAULT_SEED repeats a campaign's choices. Every run is bounded in
 # time and removes its namespaces and processes, also when it fails; failing
-# runs keep their history and data under FAULT_OUT.
+# runs keep their history and data under FAULT_OUT. FAULT_TAGS: see below.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +21,15 @@ if ((${#need[@]})); then
 	apt-get install -y -q "${need[@]}" >/dev/null
 fi
 
-make -s build
+# FAULT_TAGS builds a deliberately broken broker to show the campaign
+# catches it, e.g. FAULT_TAGS=cairn_unsafe_nodedup (no idempotent dedup).
+bin=bin/cairn
+if [ -n "${FAULT_TAGS:-}" ]; then
+	bin=bin/cairn-$FAULT_TAGS
+	CGO_ENABLED=0 go build -tags "$FAULT_TAGS" -o "$bin" ./cmd/cairn
+else
+	make -s build
+fi
 runs=${FAULT_RUNS:-5}
 seconds=${FAULT_SECONDS:-60}
 out=${FAULT_OUT:-faults-out}
@@ -29,5 +37,5 @@ rm -rf "$out"
 # A run takes its seconds plus about a minute to start, heal, read back and
 # check; the bound leaves room for a slow one.
 timeout $((runs * (seconds + 240) + 120)) \
-	go run ./faults/cmd/campaign -binary bin/cairn -runs "$runs" -seconds "$seconds" \
+	go run ./faults/cmd/campaign -binary "$bin" -runs "$runs" -seconds "$seconds" \
 	-seed "${FAULT_SEED:-0}" -out "$out"
