@@ -104,7 +104,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		ID:            strconv.Itoa(int(b.id)),
 		BindAddr:      cfg.InternalAddr,
 		AdvertiseAddr: advertiseInternal,
-		Logger:        b.logger,
+		Logger:        cfg.Logger, // it adds the node key itself
 		RaftLogLevel:  cfg.RaftLogLevel,
 	})
 	if err != nil {

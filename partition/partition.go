@@ -47,7 +47,9 @@ type Config struct {
 	// bytes a second, and repairs damage it finds from the peers. Default
 	// DefaultScrubBytesPerSecond; negative: no scrub.
 	ScrubBytesPerSecond int64
-	// Logger receives the partition's logs. Default slog.Default().
+	// Logger receives the partition's logs and names the partition itself
+	// (cluster's carries topic and partition keys). Default slog.Default()
+	// with partition=ID.
 	Logger *slog.Logger
 }
 
@@ -111,9 +113,8 @@ func Open(node *replication.Node, cfg Config) (*Partition, error) {
 	}
 	logger := cfg.Logger
 	if logger == nil {
-		logger = slog.Default()
+		logger = slog.Default().With("partition", cfg.ID)
 	}
-	logger = logger.With("partition", cfg.ID)
 	l, err := log.Open(cfg.Dir, cfg.Log, logger)
 	if err != nil {
 		return nil, fmt.Errorf("partition %s: %w", cfg.ID, err)
