@@ -17,6 +17,7 @@ import (
 
 	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/log"
+	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/wire"
 )
 
@@ -264,6 +265,7 @@ type brokerCollector struct {
 	metaLeader, metaApplied, coordinator      *prometheus.Desc
 	buildInfo, diskFree, diskTotal            *prometheus.Desc
 	lagRecords, lagSeconds                    *prometheus.Desc
+	damaged, repaired, scrubbed               *prometheus.Desc
 }
 
 func newBrokerCollector(b *Broker) *brokerCollector {
@@ -286,13 +288,17 @@ func newBrokerCollector(b *Broker) *brokerCollector {
 		diskTotal:       d("cairn_storage_disk_total_bytes", "Bytes of the data directory's filesystem."),
 		lagRecords:      d("cairn_consumer_lag_records", "High watermark minus the group's committed offset, for partitions led here (DetailedMetrics).", lag...),
 		lagSeconds:      d("cairn_consumer_lag_seconds", "Age of the oldest record not consumed by the group (0 when caught up), for partitions led here (DetailedMetrics).", lag...),
+		damaged:         d("cairn_storage_damage_detected_total", "Damaged or missing log ranges found (at open, by a read, replay or the scrub) by the replicas hosted here since they opened."),
+		repaired:        d("cairn_storage_repairs_total", "Damaged log ranges repaired from peers or the Raft log by the replicas hosted here since they opened."),
+		scrubbed:        d("cairn_storage_scrubbed_bytes_total", "Log bytes checked by the background scrub of the replicas hosted here since they opened."),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *brokerCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.replicas, c.leaders, c.underReplicated, c.moves, c.leaderless,
-		c.metaLeader, c.metaApplied, c.coordinator, c.buildInfo, c.diskFree, c.diskTotal, c.lagRecords, c.lagSeconds} {
+		c.metaLeader, c.metaApplied, c.coordinator, c.buildInfo, c.diskFree, c.diskTotal, c.lagRecords, c.lagSeconds,
+		c.damaged, c.repaired, c.scrubbed} {
 		ch <- d
 	}
 }
@@ -305,11 +311,22 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	local := b.replicas.all()
 	led := map[TopicPartition]bool{}
+	var repairs partition.RepairStats
 	for _, lr := range local {
 		if lr.p.IsLeader() {
 			led[lr.tp] = true
 		}
+		rs := lr.p.RepairStats()
+		repairs.Detected += rs.Detected
+		repairs.Repaired += rs.Repaired
+		repairs.ScrubbedBytes += rs.ScrubbedBytes
 	}
+	counter := func(d *prometheus.Desc, v int64) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
+	}
+	counter(c.damaged, repairs.Detected)
+	counter(c.repaired, repairs.Repaired)
+	counter(c.scrubbed, repairs.ScrubbedBytes)
 	isMetaLeader := b.meta.group.IsLeader()
 	var under, moves, leaderless int
 	b.meta.fsm.view(func(s *metaState) {
