@@ -198,3 +198,33 @@ func TestEndToEndKfake(t *testing.T) {
 		t.Errorf("replay: delivery %+v, runs %d", d, r.Runs)
 	}
 }
+
+// TestRateOpenLoop: a paced run sends on schedule, never ahead of it, and
+// counts latency from each record's due time.
+func TestRateOpenLoop(t *testing.T) {
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	const rate, records = 1000, 400
+	cfg := Config{
+		Brokers: c.ListenAddrs(), Mode: ModeE2E, Topic: "paced", Partitions: 1,
+		RecordBytes: 64, Records: records, Rate: rate,
+	}
+	s, err := Run(t.Context(), cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Produced.Records != records || s.Consumed.Records != records || !s.Delivery.OK {
+		t.Fatalf("produced %+v consumed %+v delivery %+v", s.Produced, s.Consumed, s.Delivery)
+	}
+	// The last record is due (records-1)/rate after the start: the run cannot
+	// have acknowledged it sooner, so the rate achieved is at most the target.
+	if minElapsed := float64(records-1) / rate; s.Produced.ElapsedSec < minElapsed {
+		t.Errorf("sent %d records in %.3fs, ahead of the %.0f/s schedule (%.3fs)", records, s.Produced.ElapsedSec, float64(rate), minElapsed)
+	}
+	if s.TargetRate != rate {
+		t.Errorf("target rate %v, want %v", s.TargetRate, rate)
+	}
+}

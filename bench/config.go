@@ -32,7 +32,11 @@ type Config struct {
 	RecordBytes int           // value size; default 1024, at least HeaderBytes
 	Records     int64         // records to send (to read, in ModeConsume); 0 = no bound but Duration
 	Duration    time.Duration // bound on the sending (reading) phase; 0 = no bound but Records
-	Rate        float64       // records/s over all producers; 0 = as fast as possible
+	// Rate is the records/s over all producers, on an open-loop schedule:
+	// record n is due at n/Rate after the start, and its latency counts from
+	// then. 0 = as fast as possible (closed loop: each producer sends as soon
+	// as its client takes the record).
+	Rate float64
 
 	Producers   int           // producer clients; default 1
 	Consumers   int           // consumer clients; default 1, at most the partitions

@@ -22,6 +22,16 @@
 // are dense from 0 within a run; the exactly-once check (Checker) reads every
 // acknowledged sequence back exactly once.
 //
+// Pacing: without Config.Rate producers send as fast as their clients take
+// records (closed loop), which measures the maximum rate; the latency of such
+// a run is mostly the wait in the client's buffer. With a rate the schedule
+// is open loop (record n is due at n/Rate after the start, whatever became of
+// the records before it) and latency counts from each record's due time, so a
+// stall shows in the latency of every record it delays (no coordinated
+// omission). The latency to quote is a paced run's, below the maximum rate;
+// make bench runs one at half of it. Producers connect and get their producer
+// id before the clock starts.
+//
 // Invariants: every goroutine Run starts has returned when Run returns; every
 // buffer is bounded (kgo's MaxBufferedRecords for producers, the Checker grows
 // one byte per sequence, bounded by Config.Records or by rate × duration).

@@ -109,6 +109,24 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 		r.mu.next[p] = o
 	}
 
+	// Producers are connected and hold a producer id before the clock
+	// starts, so that a paced schedule does not count their setup.
+	var producers []*kgo.Client
+	defer func() {
+		for _, cl := range producers {
+			cl.Close()
+		}
+	}()
+	if cfg.Mode != ModeConsume {
+		for range cfg.Producers {
+			cl, err := r.newProducer(ctx)
+			if err != nil {
+				return nil, err
+			}
+			producers = append(producers, cl)
+		}
+	}
+
 	r.start = time.Now()
 	var wg sync.WaitGroup
 	stopProgress := make(chan struct{})
@@ -143,11 +161,11 @@ func Run(ctx context.Context, cfg Config, progress io.Writer) (*Summary, error) 
 			sendCtx, cancel = context.WithTimeout(ctx, cfg.Duration)
 			defer cancel()
 		}
-		var producers sync.WaitGroup
-		for range cfg.Producers {
-			producers.Go(func() { r.produce(ctx, sendCtx) })
+		var sending sync.WaitGroup
+		for _, cl := range producers {
+			sending.Go(func() { r.produce(ctx, sendCtx, cl) })
 		}
-		producers.Wait()
+		sending.Wait()
 		sendEnd = time.Now()
 	}
 
@@ -298,11 +316,9 @@ func ParseCompression(name string) (kgo.CompressionCodec, error) {
 	return kgo.CompressionCodec{}, fmt.Errorf("compression %q: want none, gzip, snappy, lz4 or zstd", name)
 }
 
-// produce is one producer: it takes sequences until the count is sent or
-// sendCtx ends, paced to cfg.Rate over all producers, then flushes. Records
-// are produced under ctx, so the end of the sending phase does not fail the
-// records already buffered.
-func (r *runner) produce(ctx, sendCtx context.Context) {
+// newProducer returns a producer client for the run's settings, connected
+// and holding its producer id (when idempotent). The caller closes it.
+func (r *runner) newProducer(ctx context.Context) (*kgo.Client, error) {
 	codec, _ := ParseCompression(r.cfg.Compression) // checked by Validate
 	opts := append(r.baseOpts(),
 		kgo.DefaultProduceTopic(r.cfg.Topic),
@@ -321,10 +337,33 @@ func (r *runner) produce(ctx, sendCtx context.Context) {
 	}
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
-		r.noteErr(false, fmt.Errorf("producer client: %w", err))
-		return
+		return nil, fmt.Errorf("producer client: %w", err)
 	}
-	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RequestTimeout)
+	defer cancel()
+	err = cl.Ping(ctx)
+	if err == nil && r.cfg.Acks == "all" {
+		_, _, err = cl.ProducerID(ctx)
+	}
+	if err != nil {
+		cl.Close()
+		return nil, fmt.Errorf("producer client: %w", err)
+	}
+	return cl, nil
+}
+
+// produce is one producer: it takes sequences until the count is sent or
+// sendCtx ends, paced to cfg.Rate over all producers, then flushes. Records
+// are produced under ctx, so the end of the sending phase does not fail the
+// records already buffered.
+//
+// With a rate the schedule is open loop: sequence n is due at start + n/rate
+// whatever happened to the records before it, and its latency counts from
+// that due time, not from when it was handed to the client. A producer held
+// up (the cluster slow to acknowledge, kgo's buffer full) sends what fell due
+// meanwhile at once, and the wait shows in the latency of those records
+// instead of thinning the sample (no coordinated omission).
+func (r *runner) produce(ctx, sendCtx context.Context, cl *kgo.Client) {
 	defer func() {
 		flushCtx, cancel := context.WithTimeout(ctx, r.cfg.DrainTimeout)
 		defer cancel()
@@ -339,9 +378,10 @@ func (r *runner) produce(ctx, sendCtx context.Context) {
 		if r.cfg.Records > 0 && seq >= uint64(r.cfg.Records) {
 			return
 		}
+		sent := time.Now()
 		if r.cfg.Rate > 0 {
-			at := r.start.Add(time.Duration(float64(seq) / r.cfg.Rate * float64(time.Second)))
-			if wait := time.Until(at); wait > 0 {
+			due := r.start.Add(time.Duration(float64(seq) / r.cfg.Rate * float64(time.Second)))
+			if wait := time.Until(due); wait > 0 {
 				if pace == nil {
 					pace = time.NewTimer(wait)
 				} else {
@@ -353,9 +393,9 @@ func (r *runner) produce(ctx, sendCtx context.Context) {
 					return
 				}
 			}
+			sent = due
 		}
 		value := make([]byte, r.cfg.RecordBytes)
-		sent := time.Now()
 		header{run: r.run, seq: seq, sent: sent}.put(value)
 		r.mu.Lock()
 		r.mu.sent++

@@ -130,7 +130,7 @@ func (s *Summary) WriteText(w io.Writer) error {
 	fmt.Fprintf(&b, "%s: topic %s, %d partitions × replication %d, %d B records, acks=%s, compression %s, linger %s, %d producers, %d consumers",
 		s.Mode, s.Topic, s.Partitions, s.Replication, s.RecordBytes, s.Acks, s.Compression, s.Linger, s.Producers, s.Consumers)
 	if s.TargetRate > 0 {
-		fmt.Fprintf(&b, ", target %.0f records/s", s.TargetRate)
+		fmt.Fprintf(&b, ", target %.0f records/s (open loop: latency from the scheduled send)", s.TargetRate)
 	}
 	fmt.Fprintf(&b, "\nelapsed   %.2fs\n", s.ElapsedSec)
 	tp := func(name string, t *Throughput) {

@@ -4,9 +4,12 @@
 // noisy, so absolute figures from different runs do not compare).
 //
 // It reads benchmark output on stdin and writes Markdown to -md and JSON to -json.
-// Each -e2e name=file adds the JSON summary of a `cairn bench` run; with runs
-// named cairn and kfake, the report gives the ratio cairn/kfake of throughput and
-// of p99 latency (kfake, franz-go's in-memory cluster, is the protocol ceiling).
+// Each -e2e name=file adds the JSON summary of a `cairn bench` run, one row
+// each. Runs named cairn and kfake (as fast as possible) and cairn-half and
+// kfake-half (paced at half cairn's maximum rate) are compared: the ratio
+// cairn/kfake of throughput and of p99 latency, at the maximum rate and at the
+// same paced rate (kfake, franz-go's in-memory cluster, is the protocol
+// ceiling).
 // It never fails on a figure: a missed target is reported, not enforced.
 //
 //	go test -run '^$' -bench . ./... | benchreport -md bench-report.md -json bench-report.json
@@ -185,6 +188,10 @@ type workload struct {
 	Summary *bench.Summary `json:"summary"`
 }
 
+// workloadPairs are the runs compared, cairn's first: at the maximum rate,
+// and paced at half of it.
+var workloadPairs = [][2]string{{"cairn", "kfake"}, {"cairn-half", "kfake-half"}}
+
 // workloadRatio is cairn against kfake on one workload figure.
 type workloadRatio struct {
 	Name   string  `json:"name"`
@@ -210,35 +217,40 @@ func readWorkload(spec string) (workload, error) {
 	return workload{Name: name, Summary: &s}, nil
 }
 
-// workloadRatios compares the runs named cairn and kfake, if both are there.
+// workloadRatios compares the runs of each of workloadPairs found in ws.
 func workloadRatios(ws []workload) []workloadRatio {
-	var c, k *bench.Summary
+	byName := map[string]*bench.Summary{}
 	for _, w := range ws {
-		switch w.Name {
-		case "cairn":
-			c = w.Summary
-		case "kfake":
-			k = w.Summary
-		}
-	}
-	if c == nil || k == nil || c.Produced == nil || k.Produced == nil {
-		return nil
+		byName[w.Name] = w.Summary
 	}
 	var out []workloadRatio
-	add := func(name string, a, b float64, better string) {
-		if b > 0 {
-			out = append(out, workloadRatio{Name: name, Cairn: a, Kfake: b, Value: a / b, Better: better})
+	for _, pair := range workloadPairs {
+		c, k := byName[pair[0]], byName[pair[1]]
+		if c == nil || k == nil || c.Produced == nil || k.Produced == nil {
+			continue
 		}
-	}
-	add("produce throughput (records/s)", c.Produced.RecordsPerSec, k.Produced.RecordsPerSec, "higher")
-	if c.Consumed != nil && k.Consumed != nil {
-		add("consume throughput (records/s)", c.Consumed.RecordsPerSec, k.Consumed.RecordsPerSec, "higher")
-	}
-	if c.ProduceLatency != nil && k.ProduceLatency != nil {
-		add("ack latency p99 (ms)", c.ProduceLatency.P99Ms, k.ProduceLatency.P99Ms, "lower")
-	}
-	if c.EndToEndLatency != nil && k.EndToEndLatency != nil {
-		add("end-to-end latency p99 (ms)", c.EndToEndLatency.P99Ms, k.EndToEndLatency.P99Ms, "lower")
+		suffix := ""
+		if c.TargetRate > 0 {
+			suffix = fmt.Sprintf(" at %.0f records/s", c.TargetRate)
+		}
+		add := func(name string, a, b float64, better string) {
+			if b > 0 {
+				out = append(out, workloadRatio{Name: name + suffix, Cairn: a, Kfake: b, Value: a / b, Better: better})
+			}
+		}
+		if c.TargetRate == 0 {
+			// Paced runs send what they are told: only latency compares.
+			add("produce throughput (records/s)", c.Produced.RecordsPerSec, k.Produced.RecordsPerSec, "higher")
+			if c.Consumed != nil && k.Consumed != nil {
+				add("consume throughput (records/s)", c.Consumed.RecordsPerSec, k.Consumed.RecordsPerSec, "higher")
+			}
+		}
+		if c.ProduceLatency != nil && k.ProduceLatency != nil {
+			add("ack latency p99 (ms)", c.ProduceLatency.P99Ms, k.ProduceLatency.P99Ms, "lower")
+		}
+		if c.EndToEndLatency != nil && k.EndToEndLatency != nil {
+			add("end-to-end latency p99 (ms)", c.EndToEndLatency.P99Ms, k.EndToEndLatency.P99Ms, "lower")
+		}
 	}
 	return out
 }
@@ -250,8 +262,11 @@ func markdownWorkloads(w io.Writer, ws []workload, rs []workloadRatio) {
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "## Workloads over the network (`cairn bench`)")
 	fmt.Fprintln(w)
-	fmt.Fprintln(w, "| run | mode | partitions × RF | record | acks | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | duplicated | errors |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "Records/s and MB/s are acknowledged (consumed, for a replay); latency is end to end (send → receive),")
+	fmt.Fprintln(w, "else send → acknowledgement. A paced run's schedule is open loop: latency counts from each record's due time.")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| run | mode | pace | partitions × RF | record | acks | records/s | MB/s | p50 ms | p99 ms | p99.9 ms | max ms | lost | duplicated | errors |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, x := range ws {
 		s := x.Summary
 		var tp bench.Throughput
@@ -260,19 +275,32 @@ func markdownWorkloads(w io.Writer, ws []workload, rs []workloadRatio) {
 		} else if s.Consumed != nil {
 			tp = *s.Consumed
 		}
-		var l bench.Latency
-		if s.EndToEndLatency != nil {
-			l = *s.EndToEndLatency
-		} else if s.ProduceLatency != nil {
-			l = *s.ProduceLatency
+		l := s.EndToEndLatency
+		if l == nil {
+			l = s.ProduceLatency
+		}
+		lat := [4]string{"—", "—", "—", "—"}
+		if l != nil && l.Count > 0 {
+			for i, v := range []float64{l.P50Ms, l.P99Ms, l.P999Ms, l.MaxMs} {
+				lat[i] = fmt.Sprintf("%.3f", v)
+			}
+		}
+		// A replay creates nothing and sends nothing: the topic's
+		// replication, the record size and the acks are not its settings.
+		pace, rf, size, acks := "max", fmt.Sprint(s.Replication), fmt.Sprintf("%d B", s.RecordBytes), s.Acks
+		switch {
+		case s.Mode == bench.ModeConsume:
+			pace, rf, size, acks = "replay", "—", "—", "—"
+		case s.TargetRate > 0:
+			pace = fmt.Sprintf("%.0f/s", s.TargetRate)
 		}
 		lost, dup := "—", "—"
 		if d := s.Delivery; d != nil {
 			lost, dup = strconv.FormatUint(d.Lost, 10), strconv.FormatUint(d.Duplicated, 10)
 		}
-		fmt.Fprintf(w, "| %s | %s | %d × %d | %d B | %s | %.0f | %.2f | %.3f | %.3f | %.3f | %.3f | %s | %s | %d |\n",
-			x.Name, s.Mode, s.Partitions, s.Replication, s.RecordBytes, s.Acks, tp.RecordsPerSec, tp.MBPerSec,
-			l.P50Ms, l.P99Ms, l.P999Ms, l.MaxMs, lost, dup, s.ProduceErrs+s.ConsumeErrs)
+		fmt.Fprintf(w, "| %s | %s | %s | %d × %s | %s | %s | %.0f | %.2f | %s | %s | %s | %s | %s | %s | %d |\n",
+			x.Name, s.Mode, pace, s.Partitions, rf, size, acks, tp.RecordsPerSec, tp.MBPerSec,
+			lat[0], lat[1], lat[2], lat[3], lost, dup, s.ProduceErrs+s.ConsumeErrs)
 	}
 	if len(rs) == 0 {
 		return
@@ -338,6 +366,11 @@ func run() error {
 	}
 	for _, r := range wrs {
 		fmt.Printf("%-70s %8.3f (%s is better)\n", "cairn/kfake "+r.Name, r.Value, r.Better)
+	}
+	for _, w := range workloads {
+		if s := w.Summary; s.TargetRate > 0 && s.EndToEndLatency != nil {
+			fmt.Printf("%-70s %8.3f ms\n", fmt.Sprintf("%s end-to-end p99 at %.0f records/s", w.Name, s.TargetRate), s.EndToEndLatency.P99Ms)
+		}
 	}
 	fmt.Printf("report: %s, %s\n", *mdPath, *jsonPath)
 	return nil

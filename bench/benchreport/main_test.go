@@ -3,6 +3,8 @@ package main
 import (
 	"strings"
 	"testing"
+
+	"github.com/cairnlog/cairn/bench"
 )
 
 const sample = `goos: linux
@@ -44,5 +46,59 @@ func TestParseAndRatios(t *testing.T) {
 	}
 	if _, ok := got["BenchmarkAppend/64KiB"]; ok {
 		t.Fatal("a ratio with a missing side was reported")
+	}
+}
+
+func TestWorkloads(t *testing.T) {
+	e2e := func(rate, recsPerSec, p99 float64) *bench.Summary {
+		return &bench.Summary{
+			Mode: bench.ModeE2E, Partitions: 3, Replication: 3, RecordBytes: 1024, Acks: "all", TargetRate: rate,
+			Produced:        &bench.Throughput{RecordsPerSec: recsPerSec},
+			Consumed:        &bench.Throughput{RecordsPerSec: recsPerSec},
+			ProduceLatency:  &bench.Latency{Count: 1, P99Ms: p99 / 2},
+			EndToEndLatency: &bench.Latency{Count: 1, P99Ms: p99},
+			Delivery:        &bench.Delivery{OK: true},
+		}
+	}
+	ws := []workload{
+		{"cairn", e2e(0, 10000, 40)},
+		{"cairn-half", e2e(5000, 5000, 8)},
+		{"cairn-replay", &bench.Summary{Mode: bench.ModeConsume, Partitions: 3, Replication: 1, RecordBytes: 1024, Acks: "all",
+			Consumed: &bench.Throughput{RecordsPerSec: 80000}, Delivery: &bench.Delivery{OK: true}}},
+		{"kfake", e2e(0, 40000, 10)},
+		{"kfake-half", e2e(5000, 5000, 2)},
+	}
+	rs := workloadRatios(ws)
+	got := map[string]float64{}
+	for _, r := range rs {
+		got[r.Name] = r.Value
+	}
+	want := map[string]float64{
+		"produce throughput (records/s)":                0.25,
+		"consume throughput (records/s)":                0.25,
+		"ack latency p99 (ms)":                          4,
+		"end-to-end latency p99 (ms)":                   4,
+		"ack latency p99 (ms) at 5000 records/s":        4,
+		"end-to-end latency p99 (ms) at 5000 records/s": 4,
+	}
+	if len(got) != len(want) {
+		t.Fatalf("ratios %v, want %v", got, want)
+	}
+	for name, v := range want {
+		if got[name] != v {
+			t.Errorf("%s = %v, want %v", name, got[name], v)
+		}
+	}
+	var md strings.Builder
+	markdownWorkloads(&md, ws, rs)
+	for _, row := range []string{
+		"| cairn | e2e | max | 3 × 3 | 1024 B | all | 10000 | 0.00 | 0.000 | 40.000 |",
+		"| cairn-half | e2e | 5000/s | 3 × 3 |",
+		"| cairn-replay | consume | replay | 3 × — | — | — | 80000 | 0.00 | — | — | — | — | 0 | 0 | 0 |",
+		"| end-to-end latency p99 (ms) at 5000 records/s | 8.000 | 2.000 | 4.000 | lower |",
+	} {
+		if !strings.Contains(md.String(), row) {
+			t.Errorf("report lacks %q:\n%s", row, md.String())
+		}
 	}
 }

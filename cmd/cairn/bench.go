@@ -65,7 +65,7 @@ func benchModeCommand(mode bench.Mode) *cobra.Command {
 	f.DurationVar(&cfg.ProgressInterval, "progress", 0, "period of the progress line on stderr (default 1s)")
 	if mode != bench.ModeConsume {
 		f.IntVar(&cfg.RecordBytes, "record-size", bench.DefaultRecordBytes, fmt.Sprintf("bytes of each record value (≥ %d)", bench.HeaderBytes))
-		f.Float64Var(&cfg.Rate, "rate", 0, "target records/s over all producers; 0 = as fast as possible")
+		f.Float64Var(&cfg.Rate, "rate", 0, "target records/s over all producers, on an open-loop schedule (latency counts from each record's due time); 0 = as fast as possible")
 		f.IntVar(&cfg.Producers, "producers", 1, "producer clients")
 		f.Int32Var(&cfg.Partitions, "partitions", 3, "partitions of a topic created by the run")
 		f.Int16Var(&cfg.Replication, "replication", 1, "replication factor of a topic created by the run")

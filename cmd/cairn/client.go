@@ -28,6 +28,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/term"
 )
@@ -140,6 +141,10 @@ func (g *globalFlags) newClient(opts ...kgo.Opt) (*kgo.Client, error) {
 		// Give up on an unreachable cluster within --timeout rather than kgo's
 		// default of retrying for a minute.
 		kgo.RetryTimeout(g.timeout),
+		// A partition without a leader (a topic created a moment ago, a
+		// failover) is looked up again soon: a command is short-lived, and
+		// kgo's default of 5 s between metadata requests would stall it.
+		kgo.MetadataMinAge(250 * time.Millisecond),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -171,6 +176,47 @@ func (g *globalFlags) newAdmin(cmd *cobra.Command) (*admin, error) {
 func (a *admin) Close() {
 	a.cancel()
 	a.Client.Close()
+}
+
+// listOffsets calls list with the admin context until it answers for every
+// partition, fails for good, or the context ends (then it returns the last
+// error). A partition whose leader is being elected or moving answers a
+// retriable error, which Kafka clients are to ask again about; kgo does not
+// for the partitions of a ListOffsets that otherwise succeeded.
+func (a *admin) listOffsets(list func(context.Context) (kadm.ListedOffsets, error)) (kadm.ListedOffsets, error) {
+	backoff := 50 * time.Millisecond
+	for {
+		l, err := list(a.ctx)
+		if err == nil {
+			err = l.Error()
+		}
+		if err == nil || !retriable(err) {
+			return l, err
+		}
+		select {
+		case <-a.ctx.Done():
+			return l, err
+		case <-time.After(backoff):
+			backoff = min(2*backoff, time.Second)
+		}
+	}
+}
+
+// retriable reports whether err (every error of it, for the shard errors of a
+// request sent to several brokers) is one to ask again about: a Kafka error
+// kerr calls retriable, but for an unknown topic or partition, which is most
+// often a name mistyped and should fail at once.
+func retriable(err error) bool {
+	var se *kadm.ShardErrors
+	if errors.As(err, &se) {
+		for _, e := range se.Errs {
+			if !retriable(e.Err) {
+				return false
+			}
+		}
+		return len(se.Errs) > 0
+	}
+	return kerr.IsRetriable(err) && !errors.Is(err, kerr.UnknownTopicOrPartition)
 }
 
 // kafkaErr names a failed request's error for a person: the context's error when

@@ -4,26 +4,164 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/cairnlog/cairn/cluster"
+	groups "github.com/cairnlog/cairn/consumer"
+	"github.com/cairnlog/cairn/kafka"
+	"github.com/cairnlog/cairn/replication"
 )
 
-// testCluster starts the Kafka-compatible cluster that the client-command tests
-// run against, and returns its seed brokers. Today that is kfake (in memory,
-// three brokers); pointing the tests at cairn's own in-process cluster changes
-// only this function.
+// testCluster starts a one-broker cairn cluster in this process, on loopback,
+// and returns its seed broker once it is ready.
 func testCluster(t *testing.T) string {
 	t.Helper()
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.ClusterID("cairn-test"))
-	if err != nil {
-		t.Fatalf("start cluster: %v", err)
+	return testClusterN(t, 1).seeds
+}
+
+// testBrokers is a cairn cluster started by testClusterN.
+type testBrokers struct {
+	seeds   string // the Kafka addresses, comma-separated
+	brokers []*cluster.Broker
+}
+
+// testClusterN starts an n-broker cairn cluster in this process (the first
+// broker founds it, the others join it by gossip) and returns the seed brokers
+// once every broker is ready and knows all n. The brokers are closed when the
+// test ends.
+func testClusterN(t *testing.T, n int) *testBrokers {
+	t.Helper()
+	root := t.TempDir()
+	logger := slog.New(slog.DiscardHandler)
+	if os.Getenv("CAIRN_TEST_LOG") != "" {
+		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
-	t.Cleanup(c.Close)
-	return strings.Join(c.ListenAddrs(), ",")
+	brokers := make([]*cluster.Broker, 0, n)
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, b := range brokers {
+			wg.Go(func() { b.Close() })
+		}
+		wg.Wait()
+	})
+	var seeds []string
+	for id := int32(1); id <= int32(n); id++ {
+		cfg := cluster.Config{
+			NodeID:          id,
+			DataDir:         filepath.Join(root, fmt.Sprintf("broker-%d", id)),
+			KafkaAddr:       "127.0.0.1:0",
+			InternalAddr:    "127.0.0.1:0",
+			GossipAddr:      "127.0.0.1:0",
+			HTTPAddr:        "-",
+			MetadataTiming:  testTiming,
+			PartitionTiming: testTiming,
+			ProbeInterval:   200 * time.Millisecond,
+			ReconcileEvery:  200 * time.Millisecond,
+			KafkaHandler:    cluster.KafkaHandler(kafka.Config{}),
+			// Short sessions and no initial rebalance delay keep group tests
+			// fast.
+			Groups: groups.Config{MinSessionTimeout: 500 * time.Millisecond, InitialRebalanceDelay: -1},
+			Logger: logger.With("test_broker", id),
+		}
+		if id > 1 {
+			cfg.Join = []string{brokers[0].GossipAddr()}
+		}
+		b, err := cluster.Start(cfg)
+		if err != nil {
+			t.Fatalf("start broker %d: %v", id, err)
+		}
+		brokers = append(brokers, b)
+		seeds = append(seeds, b.KafkaAddr())
+	}
+	waitCluster(t, brokers, 30*time.Second)
+	return &testBrokers{seeds: strings.Join(seeds, ","), brokers: brokers}
+}
+
+// converged waits until every partition is led by its preferred replica and
+// every broker's copy of the metadata names the same topics, partitions,
+// leaders and replicas. An admin command returns once the broker that took it
+// has applied it; the others follow shortly, as Kafka's brokers do, and a new
+// client may ask any of them.
+func (c *testBrokers) converged(t *testing.T) {
+	t.Helper()
+	view := func(b *cluster.Broker) string { return fmt.Sprintf("%+v", b.Topics()) }
+	waitFor(t, 10*time.Second, func() error {
+		for _, ti := range c.brokers[0].Topics() {
+			for _, p := range ti.Partitions {
+				// The replica manager hands the leadership of a new
+				// partition to its preferred replica, the first.
+				if p.Leader < 0 || p.Leader != p.Replicas[0] {
+					return fmt.Errorf("%s/%d led by %d, not yet by its preferred replica %d", ti.Name, p.Index, p.Leader, p.Replicas[0])
+				}
+			}
+		}
+		want := view(c.brokers[0])
+		for _, b := range c.brokers[1:] {
+			if got := view(b); got != want {
+				return fmt.Errorf("broker %d has %s, broker %d %s", b.ID(), got, c.brokers[0].ID(), want)
+			}
+		}
+		return nil
+	})
+}
+
+// testTiming keeps Raft elections short in tests.
+var testTiming = replication.Timing{
+	HeartbeatTimeout:   500 * time.Millisecond,
+	ElectionTimeout:    500 * time.Millisecond,
+	LeaderLeaseTimeout: 250 * time.Millisecond,
+	CommitTimeout:      50 * time.Millisecond,
+}
+
+// waitCluster waits until every broker is ready and knows every other one,
+// re-checking every 20 ms (the cluster package offers nothing to wait on from
+// outside), and fails the test after timeout.
+func waitCluster(t *testing.T, brokers []*cluster.Broker, timeout time.Duration) {
+	t.Helper()
+	ready := func() error {
+		for _, b := range brokers {
+			if err := b.Ready(); err != nil {
+				return fmt.Errorf("broker %d: %w", b.ID(), err)
+			}
+			if got := len(b.Brokers()); got != len(brokers) {
+				return fmt.Errorf("broker %d knows %d brokers, want %d", b.ID(), got, len(brokers))
+			}
+		}
+		return nil
+	}
+	waitFor(t, timeout, ready)
+}
+
+// waitFor waits until cond returns nil, re-checking it every 20 ms, and fails
+// the test with cond's last error after timeout.
+func waitFor(t *testing.T, timeout time.Duration, cond func() error) {
+	t.Helper()
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			t.Fatalf("not within %v: %v", timeout, err)
+		}
+	}
 }
 
 // cliResult is what one run of the command line printed and returned.
@@ -160,4 +298,31 @@ func TestClientBadFlagsAndInput(t *testing.T) {
 func TestClientUnreachableCluster(t *testing.T) {
 	// A port nothing listens on: the command gives up within --timeout.
 	mustFail(t, "127.0.0.1:1", "", "list topics: unable to dial", "topic", "list", "--timeout", "500ms")
+}
+
+func TestRetriable(t *testing.T) {
+	shards := func(errs ...error) error {
+		se := &kadm.ShardErrors{Name: "ListOffsets"}
+		for _, err := range errs {
+			se.Errs = append(se.Errs, kadm.ShardError{Err: err})
+		}
+		return se
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{kerr.LeaderNotAvailable, true},
+		{fmt.Errorf("list: %w", kerr.NotLeaderForPartition), true},
+		{kerr.UnknownTopicOrPartition, false},
+		{kerr.TopicAuthorizationFailed, false},
+		{context.DeadlineExceeded, false},
+		{shards(kerr.LeaderNotAvailable, kerr.NotLeaderForPartition), true},
+		{shards(kerr.LeaderNotAvailable, kerr.UnknownTopicOrPartition), false},
+		{shards(), false},
+	} {
+		if got := retriable(tc.err); got != tc.want {
+			t.Errorf("retriable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
 }

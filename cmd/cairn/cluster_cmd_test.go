@@ -9,17 +9,20 @@ import (
 )
 
 func TestClientCluster(t *testing.T) {
-	brokers := testCluster(t)
+	c := testClusterN(t, 3)
+	brokers := c.seeds
 	mustRun(t, brokers, "", "topic", "create", "orders", "-p", "2", "-r", "3")
+	c.converged(t)
 
-	r := mustRun(t, brokers, "", "cluster", "info")
-	if !strings.HasPrefix(r.stdout, "CLUSTER cairn-test\nCONTROLLER ") || !strings.Contains(r.stdout, "ID  HOST") {
-		t.Fatalf("cluster info:\n%s", r.stdout)
-	}
+	id := c.brokers[0].ClusterID()
 	var info clusterInfo
 	decodeJSON(t, mustRun(t, brokers, "", "cluster", "info", "--format", "json").stdout, &info)
-	if info.ClusterID != "cairn-test" || len(info.Brokers) != 3 || info.Controller < 0 {
-		t.Fatalf("cluster info --format json: %+v", info)
+	if info.ClusterID != id || len(info.Brokers) != 3 || info.Controller < 1 {
+		t.Fatalf("cluster info --format json: %+v, want cluster %s", info, id)
+	}
+	r := mustRun(t, brokers, "", "cluster", "info")
+	if !strings.HasPrefix(r.stdout, "CLUSTER "+id+"\nCONTROLLER ") || !strings.Contains(r.stdout, "ID  HOST") {
+		t.Fatalf("cluster info:\n%s", r.stdout)
 	}
 
 	r = mustRun(t, brokers, "", "cluster", "health")

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,13 +64,16 @@ func groupListCommand(g *globalFlags) *cobra.Command {
 
 // groupDescription is `group describe`'s output for one group.
 type groupDescription struct {
-	Group       string              `json:"group"`
-	State       string              `json:"state"`
-	Protocol    string              `json:"protocol"`
-	Coordinator int32               `json:"coordinator"`
-	TotalLag    int64               `json:"total_lag"`
-	Members     []groupMember       `json:"members"`
-	Partitions  []groupPartitionLag `json:"partitions"`
+	Group       string `json:"group"`
+	State       string `json:"state"`
+	Protocol    string `json:"protocol"`
+	Coordinator int32  `json:"coordinator"`
+	TotalLag    int64  `json:"total_lag"` // records
+	// MaxLagSeconds is the largest LagSeconds of the partitions: the age of
+	// the group's oldest unconsumed record.
+	MaxLagSeconds float64             `json:"max_lag_seconds"`
+	Members       []groupMember       `json:"members"`
+	Partitions    []groupPartitionLag `json:"partitions"`
 }
 
 type groupMember struct {
@@ -80,21 +84,34 @@ type groupMember struct {
 	Assigned   []string `json:"assigned"` // topic/partition
 }
 
-// groupPartitionLag is a partition's committed offset, log end and lag.
+// groupPartitionLag is a partition's committed offset, log end and lag, in
+// records and in seconds. Without a commit, the lag counts from the log start.
 type groupPartitionLag struct {
 	Topic     string `json:"topic"`
 	Partition int32  `json:"partition"`
 	Committed int64  `json:"committed_offset"` // -1: no commit
 	LogEnd    int64  `json:"log_end_offset"`
 	Lag       int64  `json:"lag"` // records; -1 when unknown
-	MemberID  string `json:"member_id,omitempty"`
-	Error     string `json:"error,omitempty"`
+	// LagSeconds is the age of the oldest unconsumed record (now minus its
+	// timestamp), to the millisecond: 0 when caught up, -1 when unknown.
+	LagSeconds float64 `json:"lag_seconds"`
+	// OldestUnconsumed is that record's timestamp (RFC 3339, UTC); absent
+	// when caught up or unknown.
+	OldestUnconsumed string `json:"oldest_unconsumed_timestamp,omitempty"`
+	MemberID         string `json:"member_id,omitempty"`
+	Error            string `json:"error,omitempty"`
 }
 
 func groupDescribeCommand(g *globalFlags) *cobra.Command {
 	return &cobra.Command{
 		Use:   "describe GROUP...",
 		Short: "Show groups' members, assignments, committed offsets and lag",
+		Long: `Show groups' members, assignments, and per partition the committed offset,
+the log end offset, and the lag: in records (log end minus committed offset) and
+in seconds (the age of the oldest unconsumed record: now minus the timestamp of
+the record at the committed offset; 0 when caught up). The seconds take one
+fetch per lagging partition, bounded by --timeout; a partition not read in time
+shows "-" (-1 in JSON). Without a commit, the lag counts from the log start.`,
 		Example: `  cairn group describe audit
   cairn group describe audit --format json`,
 		Args: cobra.MinimumNArgs(1),
@@ -116,6 +133,9 @@ func groupDescribeCommand(g *globalFlags) *cobra.Command {
 					return fmt.Errorf("group %s: %w", name, kerr.GroupIDNotFound)
 				}
 				descs = append(descs, newGroupDescription(l))
+			}
+			if err := g.addLagSeconds(a.ctx, descs); err != nil {
+				return err
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), descs)
@@ -166,7 +186,8 @@ func printGroupDescriptions(cmd *cobra.Command, descs []groupDescription) error 
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "GROUP %s\nSTATE %s\nCOORDINATOR %d\nMEMBERS %d\nTOTAL-LAG %d\n\n", d.Group, d.State, d.Coordinator, len(d.Members), d.TotalLag)
+		fmt.Fprintf(w, "GROUP %s\nSTATE %s\nCOORDINATOR %d\nMEMBERS %d\nTOTAL-LAG %d\nMAX-LAG-SECONDS %s\n\n",
+			d.Group, d.State, d.Coordinator, len(d.Members), d.TotalLag, seconds(d.MaxLagSeconds))
 		if len(d.Members) > 0 {
 			t := newTable(w, "MEMBER-ID", "CLIENT-ID", "HOST", "ASSIGNED")
 			for _, m := range d.Members {
@@ -177,19 +198,27 @@ func printGroupDescriptions(cmd *cobra.Command, descs []groupDescription) error 
 			}
 			fmt.Fprintln(w)
 		}
-		t := newTable(w, "TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "MEMBER-ID", "ERROR")
+		t := newTable(w, "TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAG", "LAG-SECONDS", "MEMBER-ID", "ERROR")
 		for _, p := range d.Partitions {
 			committed := fmt.Sprint(p.Committed)
 			if p.Committed < 0 {
 				committed = "-"
 			}
-			t.row(p.Topic, p.Partition, committed, p.LogEnd, p.Lag, p.MemberID, p.Error)
+			t.row(p.Topic, p.Partition, committed, p.LogEnd, p.Lag, seconds(p.LagSeconds), p.MemberID, p.Error)
 		}
 		if err := t.flush(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// seconds formats a lag in seconds to the tenth, "-" when unknown (negative).
+func seconds(s float64) string {
+	if s < 0 {
+		return "-"
+	}
+	return strconv.FormatFloat(s, 'f', 1, 64)
 }
 
 // seekPlan is one partition's move in `group seek`.

@@ -2,10 +2,12 @@ package main
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -21,8 +23,12 @@ func TestClientGroup(t *testing.T) {
 		t.Fatalf("consume -n 2 printed %q", r.stdout)
 	}
 
+	// The group is Empty once the consumer has left. (Kafka keeps its
+	// protocol type, "consumer"; cairn forgets it with the last member.)
 	r = mustRun(t, brokers, "", "group", "list")
-	if !strings.Contains(r.stdout, "GROUP  STATE  PROTOCOL-TYPE  COORDINATOR\naudit  Empty  consumer") {
+	lines := strings.Split(r.stdout, "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") != "GROUP STATE PROTOCOL-TYPE COORDINATOR" ||
+		!strings.HasPrefix(lines[1], "audit  Empty  ") || !strings.HasSuffix(lines[1], "  1") {
 		t.Fatalf("group list:\n%s", r.stdout)
 	}
 
@@ -48,7 +54,7 @@ func TestClientGroup(t *testing.T) {
 
 	// seek previews by default and changes nothing.
 	r = mustRun(t, brokers, "", "group", "seek", "audit", "--to", "start", "--topics", "orders")
-	lines := strings.Split(r.stdout, "\n")
+	lines = strings.Split(r.stdout, "\n")
 	if len(lines) != 4 || lines[0] != "TOPIC   PARTITION  CURRENT  NEW" || !strings.HasSuffix(lines[1], " 0") || !strings.HasSuffix(lines[2], " 0") {
 		t.Fatalf("seek preview:\n%s", r.stdout)
 	}
@@ -104,4 +110,91 @@ func TestClientGroup(t *testing.T) {
 		t.Fatalf("group delete:\n%s", r.stdout)
 	}
 	mustFail(t, brokers, "", "GROUP_ID_NOT_FOUND", "group", "describe", "audit")
+}
+
+// TestClientGroupLagSeconds: a group committed mid-partition reports, per
+// partition, the records behind and the age of the oldest record it has not
+// consumed, from the timestamps the producer set.
+func TestClientGroupLagSeconds(t *testing.T) {
+	brokers := testCluster(t)
+	mustRun(t, brokers, "", "topic", "create", "aged", "-p", "2")
+
+	// Partition 0: five records a minute apart, the newest a minute old.
+	// Partition 1: two records, both consumed.
+	now := time.Now()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(brokers, ",")...),
+		kgo.DefaultProduceTopic("aged"), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// The partitions elect leaders just after the topic is created: look
+		// again soon rather than kgo's default of 5 s.
+		kgo.MetadataMinAge(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var recs []*kgo.Record
+	for i := range 5 {
+		recs = append(recs, &kgo.Record{Partition: 0, Value: []byte{'a' + byte(i)}, Timestamp: now.Add(time.Duration(i-5) * time.Minute)})
+	}
+	recs = append(recs, &kgo.Record{Partition: 1, Value: []byte("x")}, &kgo.Record{Partition: 1, Value: []byte("y")})
+	if err := cl.ProduceSync(t.Context(), recs...).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	// The group has consumed offsets 0 and 1 of partition 0 (the oldest
+	// unconsumed record is offset 2, three minutes old) and all of partition
+	// 1.
+	commits := make(kadm.Offsets)
+	commits.AddOffset("aged", 0, 2, -1)
+	commits.AddOffset("aged", 1, 2, -1)
+	if err := kadm.NewClient(cl).CommitAllOffsets(t.Context(), "aged-group", commits); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+
+	// The age is taken during the command: between these bounds, give or take
+	// the millisecond timestamps.
+	oldest := recs[2].Timestamp
+	ageWithin := func(secs, slack float64, before, after time.Time) bool {
+		return secs >= before.Sub(oldest).Seconds()-slack && secs <= after.Sub(oldest).Seconds()+slack
+	}
+	before := time.Now()
+	var descs []groupDescription
+	decodeJSON(t, mustRun(t, brokers, "", "group", "describe", "aged-group", "--format", "json").stdout, &descs)
+	after := time.Now()
+	d := descs[0]
+	if len(d.Partitions) != 2 {
+		t.Fatalf("describe: partitions %+v, want the topic's two", d.Partitions)
+	}
+	p0, p1 := d.Partitions[0], d.Partitions[1]
+	if p0.Committed != 2 || p0.LogEnd != 5 || p0.Lag != 3 || !ageWithin(p0.LagSeconds, 0.01, before, after) {
+		t.Errorf("partition 0: %+v, want lag 3 records, %.3fs to %.3fs", p0, before.Sub(oldest).Seconds(), after.Sub(oldest).Seconds())
+	}
+	if ts, err := time.Parse(time.RFC3339Nano, p0.OldestUnconsumed); err != nil || !ts.Equal(oldest.Truncate(time.Millisecond)) {
+		t.Errorf("partition 0 oldest unconsumed at %q (%v), want %v", p0.OldestUnconsumed, err, oldest)
+	}
+	if p1.Committed != 2 || p1.LogEnd != 2 || p1.Lag != 0 || p1.LagSeconds != 0 || p1.OldestUnconsumed != "" {
+		t.Errorf("partition 1: %+v, want caught up", p1)
+	}
+	if d.TotalLag != 3 || d.MaxLagSeconds != p0.LagSeconds {
+		t.Errorf("group: total lag %d, max %.3fs; want 3, %.3fs", d.TotalLag, d.MaxLagSeconds, p0.LagSeconds)
+	}
+
+	before = time.Now()
+	r := mustRun(t, brokers, "", "group", "describe", "aged-group")
+	after = time.Now()
+	lines := strings.Split(r.stdout, "\n")
+	var rows [][]string
+	for _, l := range lines {
+		if f := strings.Fields(l); len(f) > 0 && (f[0] == "TOPIC" || f[0] == "aged") {
+			rows = append(rows, f)
+		}
+	}
+	if len(rows) != 3 || strings.Join(rows[0], " ") != "TOPIC PARTITION COMMITTED LOG-END LAG LAG-SECONDS MEMBER-ID ERROR" ||
+		strings.Join(rows[2], " ") != "aged 1 2 2 0 0.0" {
+		t.Fatalf("describe:\n%s", r.stdout)
+	}
+	if secs, err := strconv.ParseFloat(rows[1][5], 64); err != nil || rows[1][4] != "3" || !ageWithin(secs, 0.06, before, after) {
+		t.Errorf("partition 0 row %q, want lag 3 and %.1fs to %.1fs", rows[1], before.Sub(oldest).Seconds(), after.Sub(oldest).Seconds())
+	}
+	if !strings.Contains(r.stdout, "MAX-LAG-SECONDS "+rows[1][5]+"\n") {
+		t.Errorf("describe lacks MAX-LAG-SECONDS %s:\n%s", rows[1][5], r.stdout)
+	}
 }

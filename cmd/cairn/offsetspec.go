@@ -23,6 +23,7 @@ package main
 // ":end" or ":@TIME".
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -252,25 +253,22 @@ type partRange struct {
 // resolveRanges resolves spec against every partition of topics (only those in
 // partitions, when non-empty), sorted by topic and partition.
 func resolveRanges(a *admin, spec offsetSpec, topics []string, partitions []int32) ([]partRange, error) {
-	starts, err := a.ListStartOffsets(a.ctx, topics...)
-	if err == nil {
-		err = starts.Error()
-	}
+	starts, err := a.listOffsets(func(ctx context.Context) (kadm.ListedOffsets, error) {
+		return a.ListStartOffsets(ctx, topics...)
+	})
 	if err != nil {
 		return nil, kafkaErr(a.ctx, "list start offsets", err)
 	}
-	ends, err := a.ListEndOffsets(a.ctx, topics...)
-	if err == nil {
-		err = ends.Error()
-	}
+	ends, err := a.listOffsets(func(ctx context.Context) (kadm.ListedOffsets, error) {
+		return a.ListEndOffsets(ctx, topics...)
+	})
 	if err != nil {
 		return nil, kafkaErr(a.ctx, "list end offsets", err)
 	}
 	byTime := func(at time.Time) (kadm.ListedOffsets, error) {
-		l, err := a.ListOffsetsAfterMilli(a.ctx, at.UnixMilli(), topics...)
-		if err == nil {
-			err = l.Error()
-		}
+		l, err := a.listOffsets(func(ctx context.Context) (kadm.ListedOffsets, error) {
+			return a.ListOffsetsAfterMilli(ctx, at.UnixMilli(), topics...)
+		})
 		if err != nil {
 			return nil, kafkaErr(a.ctx, "list offsets by time", err)
 		}

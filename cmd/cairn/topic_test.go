@@ -6,7 +6,8 @@ import (
 )
 
 func TestClientTopicLifecycle(t *testing.T) {
-	brokers := testCluster(t)
+	c := testClusterN(t, 3)
+	brokers := c.seeds
 
 	r := mustRun(t, brokers, "", "topic", "create", "orders", "payments", "-p", "3", "-r", "3", "-c", "retention.ms=3600000")
 	want := "TOPIC     STATUS\norders    OK\npayments  OK\n"
@@ -17,6 +18,7 @@ func TestClientTopicLifecycle(t *testing.T) {
 	if !strings.Contains(r.stdout, "fresh   OK") {
 		t.Fatalf("a failed create should still report the others:\n%s", r.stdout)
 	}
+	c.converged(t)
 
 	r = mustRun(t, brokers, "", "topic", "list")
 	if !strings.HasPrefix(r.stdout, "TOPIC") || !strings.Contains(r.stdout, "orders    3           3\n") {
@@ -55,6 +57,7 @@ func TestClientTopicLifecycle(t *testing.T) {
 	}
 
 	mustRun(t, brokers, "", "topic", "alter-config", "orders", "--set", "cleanup.policy=compact", "--delete", "retention.ms")
+	c.converged(t)
 	decodeJSON(t, mustRun(t, brokers, "", "topic", "describe", "orders", "--format", "json").stdout, &descs)
 	if v := configValue(descs[0], "cleanup.policy"); v != "compact" {
 		t.Fatalf("cleanup.policy = %q after --set, want compact", v)
@@ -65,6 +68,7 @@ func TestClientTopicLifecycle(t *testing.T) {
 	mustFail(t, brokers, "", "nothing to change", "topic", "alter-config", "orders")
 
 	mustRun(t, brokers, "", "topic", "add-partitions", "orders", "-n", "5")
+	c.converged(t)
 	decodeJSON(t, mustRun(t, brokers, "", "topic", "describe", "orders", "--format", "json").stdout, &descs)
 	if len(descs[0].Partitions) != 5 {
 		t.Fatalf("after add-partitions -n 5: %d partitions", len(descs[0].Partitions))
@@ -75,6 +79,7 @@ func TestClientTopicLifecycle(t *testing.T) {
 	if r.stdout != "TOPIC   STATUS\norders  OK\nfresh   OK\n" {
 		t.Fatalf("delete printed\n%s", r.stdout)
 	}
+	c.converged(t)
 	r = mustRun(t, brokers, "", "topic", "list")
 	if strings.Contains(r.stdout, "orders") || !strings.Contains(r.stdout, "payments") {
 		t.Fatalf("list after delete:\n%s", r.stdout)
