@@ -27,8 +27,9 @@ test-fuzz: ## every Fuzz target for FUZZTIME (default 5s)
 image: build ## the container image cairn:latest (FROM scratch around bin/cairn)
 	docker build -t cairn:latest .
 
-test-interop: ## the binary as a 3-node cluster, driven by kcat and confluent-kafka-python (librdkafka)
+test-interop: ## the binary as a 3-node cluster driven by kcat and confluent-kafka-python (librdkafka), then the image under docker-compose
 	scripts/interop.sh
+	scripts/compose-test.sh
 
 test-faults: ## fault campaign (root): FAULT_RUNS runs (5) of FAULT_SECONDS (60) under kill -9, pauses, partitions, membership changes, corruption
 	scripts/faults.sh

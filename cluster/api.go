@@ -20,9 +20,19 @@ import (
 // BrokerInfo is a broker as Metadata responses name it.
 type BrokerInfo struct {
 	ID   int32
-	Host string
+	Host string // of the first listener
 	Port int32
 	Rack string
+	// Listeners are the broker's addresses by listener name, the first at
+	// Host and Port.
+	Listeners []ListenerAddr
+}
+
+// ListenerAddr is a broker's advertised address on one listener.
+type ListenerAddr struct {
+	Name string
+	Host string
+	Port int32
 }
 
 // TopicInfo is a topic as Metadata responses describe it.
@@ -79,9 +89,14 @@ func (b *Broker) Brokers() []BrokerInfo {
 			if r.State != BrokerRegistered {
 				continue
 			}
-			host, portStr, _ := net.SplitHostPort(r.KafkaAddr)
-			port, _ := strconv.ParseInt(portStr, 10, 32)
-			out = append(out, BrokerInfo{ID: r.ID, Host: host, Port: int32(port), Rack: r.Rack})
+			bi := BrokerInfo{ID: r.ID, Rack: r.Rack}
+			for _, e := range r.endpoints() {
+				host, portStr, _ := net.SplitHostPort(e.Addr)
+				port, _ := strconv.ParseInt(portStr, 10, 32)
+				bi.Listeners = append(bi.Listeners, ListenerAddr{Name: e.Name, Host: host, Port: int32(port)})
+			}
+			bi.Host, bi.Port = bi.Listeners[0].Host, bi.Listeners[0].Port
+			out = append(out, bi)
 		}
 	})
 	slices.SortFunc(out, func(a, b BrokerInfo) int { return int(a.ID) - int(b.ID) })

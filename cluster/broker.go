@@ -44,9 +44,12 @@ type Broker struct {
 	// leadership.
 	metaLeader *signal
 
-	kafkaAddr string // advertised
-	kafkaLn   net.Listener
-	kafka     *wire.Server
+	// kafkaListeners are the advertised addresses of the Kafka listeners,
+	// in Config order; kafkaLns their bound listeners (none without a
+	// KafkaHandler).
+	kafkaListeners []Endpoint
+	kafkaLns       []net.Listener
+	kafka          *wire.Server
 	// kafkaHandler is set by KafkaHandler: closed after the Kafka listener,
 	// it ends the deferred answers still waiting.
 	kafkaHandler *kafka.Handler
@@ -143,29 +146,38 @@ func Start(cfg Config) (b *Broker, err error) {
 		}
 	}
 
-	b.kafkaAddr = cfg.AdvertiseKafkaAddr
+	for _, l := range cfg.kafkaListeners() {
+		adv := l.advertise
+		if cfg.KafkaHandler != nil {
+			ln, err := net.Listen("tcp", l.bind)
+			if err != nil {
+				return nil, fmt.Errorf("kafka listener %s: %w", l.name, err)
+			}
+			b.kafkaLns = append(b.kafkaLns, ln)
+			if adv == "" {
+				adv = advertised(l.bind, ln.Addr())
+			}
+		} else if adv == "" {
+			adv = l.bind
+		}
+		b.kafkaListeners = append(b.kafkaListeners, Endpoint{Name: l.name, Addr: adv})
+	}
 	if cfg.KafkaHandler != nil {
-		b.kafkaLn, err = net.Listen("tcp", cfg.KafkaAddr)
-		if err != nil {
-			return nil, fmt.Errorf("kafka listener: %w", err)
-		}
-		if b.kafkaAddr == "" {
-			b.kafkaAddr = advertised(cfg.KafkaAddr, b.kafkaLn.Addr())
-		}
 		b.kafka, err = wire.NewServer(withObserver(cfg.Wire, b.metrics), cfg.KafkaHandler(b))
 		if err != nil {
 			return nil, fmt.Errorf("kafka server: %w", err)
 		}
-		b.wg.Go(func() {
-			if err := b.kafka.Serve(b.kafkaLn); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, wire.ErrServerClosed) {
-				b.logger.Error("kafka listener stopped", "err", err)
-			}
-		})
-	} else if b.kafkaAddr == "" {
-		b.kafkaAddr = cfg.KafkaAddr
+		for i, ln := range b.kafkaLns {
+			name := b.kafkaListeners[i].Name
+			b.wg.Go(func() {
+				if err := b.kafka.ServeNamed(name, ln); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, wire.ErrServerClosed) {
+					b.logger.Error("kafka listener stopped", "listener", name, "err", err)
+				}
+			})
+		}
 	}
 
-	b.members, err = startMembership(cfg.GossipAddr, memberMeta{ID: b.id, KafkaAddr: b.kafkaAddr, InternalAddr: b.node.Addr(), Rack: cfg.Rack},
+	b.members, err = startMembership(cfg.GossipAddr, memberMeta{ID: b.id, KafkaAddr: b.KafkaAddr(), Listeners: b.kafkaListeners, InternalAddr: b.node.Addr(), Rack: cfg.Rack},
 		cfg.ProbeInterval, b.logger, cfg.RaftLogLevel)
 	if err != nil {
 		return nil, err
@@ -192,7 +204,7 @@ func Start(cfg Config) (b *Broker, err error) {
 			}
 		})
 	}
-	b.logger.Info("broker started", "internal", b.node.Addr(), "kafka", b.kafkaAddr, "gossip", b.members.addr(), "http", b.HTTPAddr())
+	b.logger.Info("broker started", "internal", b.node.Addr(), "kafka", b.kafkaListeners, "gossip", b.members.addr(), "http", b.HTTPAddr())
 	return b, nil
 }
 
@@ -226,8 +238,12 @@ func (b *Broker) InternalAddr() string { return b.node.Addr() }
 // GossipAddr returns the address other brokers join through.
 func (b *Broker) GossipAddr() string { return b.members.addr() }
 
-// KafkaAddr returns the advertised Kafka address.
-func (b *Broker) KafkaAddr() string { return b.kafkaAddr }
+// KafkaAddr returns the advertised address of the first Kafka listener.
+func (b *Broker) KafkaAddr() string { return b.kafkaListeners[0].Addr }
+
+// KafkaListeners returns the advertised address of every Kafka listener, by
+// name, in Config order. The caller must not modify the result.
+func (b *Broker) KafkaListeners() []Endpoint { return b.kafkaListeners }
 
 // HTTPAddr returns the bound admin HTTP address, "" when disabled.
 func (b *Broker) HTTPAddr() string {
@@ -296,8 +312,10 @@ func (b *Broker) Close() error {
 			if b.kafkaHandler != nil {
 				b.kafkaHandler.Close()
 			}
-		} else if b.kafkaLn != nil {
-			b.kafkaLn.Close()
+		} else {
+			for _, ln := range b.kafkaLns {
+				ln.Close()
+			}
 		}
 		if b.http != nil {
 			b.http.Close()

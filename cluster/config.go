@@ -38,11 +38,23 @@ type Config struct {
 	// and one directory per local partition replica (<topic>-<partition>/).
 	// Default DefaultDataDir.
 	DataDir string
-	// KafkaAddr is the Kafka listener's bind address. Default DefaultKafkaAddr.
+	// KafkaAddr is the bind address of the one Kafka listener, named
+	// DefaultListenerName, when Listeners is empty. Default
+	// DefaultKafkaAddr.
 	KafkaAddr string
 	// AdvertiseKafkaAddr is the host:port clients are told to connect to.
 	// Default: KafkaAddr, with the bound port when KafkaAddr's port is 0.
 	AdvertiseKafkaAddr string
+	// Listeners are named Kafka listeners (Kafka's listeners: names of
+	// upper-case letters, digits and _, each bound once; listeners.go).
+	// They replace KafkaAddr and AdvertiseKafkaAddr, which must then be
+	// empty. Optional.
+	Listeners []Endpoint
+	// AdvertisedListeners are the addresses clients are told, by listener
+	// name (Kafka's advertised.listeners): each names one of Listeners. A
+	// listener not named here is advertised at its bind address, with its
+	// bound port and, for a wildcard host, this machine's host name.
+	AdvertisedListeners []Endpoint
 	// InternalAddr is the bind address of the internal listener (Raft of every
 	// group, internal RPCs). Default DefaultInternalAddr.
 	InternalAddr string
@@ -111,7 +123,9 @@ func (c Config) withDefaults() Config {
 		}
 	}
 	def(&c.DataDir, DefaultDataDir)
-	def(&c.KafkaAddr, DefaultKafkaAddr)
+	if len(c.Listeners) == 0 {
+		def(&c.KafkaAddr, DefaultKafkaAddr)
+	}
 	def(&c.InternalAddr, DefaultInternalAddr)
 	def(&c.GossipAddr, DefaultGossipAddr)
 	def(&c.HTTPAddr, DefaultHTTPAddr)
@@ -139,8 +153,8 @@ func (c Config) withDefaults() Config {
 // Validate reports every invalid field. Zero fields that have a default are
 // valid.
 func (c Config) Validate() error {
+	errs := c.validateListeners()
 	c = c.withDefaults()
-	var errs []error
 	if c.NodeID < 0 {
 		errs = append(errs, fmt.Errorf("node id %d is negative", c.NodeID))
 	}
@@ -149,14 +163,18 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("%s %q: %v", name, v, err))
 		}
 	}
-	hostPort("kafka address", c.KafkaAddr)
+	if len(c.Listeners) == 0 {
+		hostPort("kafka address", c.KafkaAddr)
+	}
 	hostPort("internal address", c.InternalAddr)
 	hostPort("gossip address", c.GossipAddr)
 	if c.HTTPAddr != "-" {
 		hostPort("http address", c.HTTPAddr)
 	}
 	if c.AdvertiseKafkaAddr != "" {
-		hostPort("advertised kafka address", c.AdvertiseKafkaAddr)
+		if err := checkAdvertised(c.AdvertiseKafkaAddr); err != nil {
+			errs = append(errs, fmt.Errorf("advertised kafka address %q: %v", c.AdvertiseKafkaAddr, err))
+		}
 	}
 	if c.AdvertiseInternalAddr != "" {
 		hostPort("advertised internal address", c.AdvertiseInternalAddr)

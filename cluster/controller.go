@@ -71,14 +71,14 @@ func (b *Broker) controllerPass(ctx context.Context) {
 	alive := b.members.alive()
 	for _, id := range slices.Sorted(maps.Keys(alive)) {
 		m := alive[id]
-		want := BrokerRecord{ID: id, KafkaAddr: m.KafkaAddr, InternalAddr: m.InternalAddr, GossipAddr: m.GossipAddr, Rack: m.Rack, State: BrokerRegistered}
+		want := BrokerRecord{ID: id, KafkaAddr: m.KafkaAddr, InternalAddr: m.InternalAddr, GossipAddr: m.GossipAddr, Rack: m.Rack, State: BrokerRegistered, Listeners: m.Listeners}
 		cur, ok := brokers[id]
 		if ok && cur.State == BrokerLeft {
 			continue // decommissioned: stays out until an admin says otherwise
 		}
-		if !ok || cur != want {
+		if !ok || !cur.equal(want) {
 			if propose(cmdRegisterBroker, want) {
-				b.logger.Info("broker registered", "broker", id, "kafka", want.KafkaAddr, "internal", want.InternalAddr)
+				b.logger.Info("broker registered", "broker", id, "kafka", want.endpoints(), "internal", want.InternalAddr)
 				brokers[id] = want
 			}
 		}

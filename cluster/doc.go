@@ -1,7 +1,8 @@
 // Package cluster is a cairn broker: it wires the internal node
 // (replication), the metadata partition, gossip membership, the controller,
-// the replica manager (partition groups), the Kafka listener (wire, with a
-// handler from package kafka) and the admin HTTP listener.
+// the replica manager (partition groups), the Kafka listeners (one wire
+// server with a handler from package kafka, on one or more named listeners:
+// listeners.go) and the admin HTTP listener.
 //
 // # What it is not
 //

@@ -52,7 +52,10 @@ func (k kafkaBackend) Brokers() []kafka.BrokerInfo {
 	bs := k.b.Brokers()
 	out := make([]kafka.BrokerInfo, len(bs))
 	for i, b := range bs {
-		out[i] = kafka.BrokerInfo{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack}
+		out[i] = kafka.BrokerInfo{ID: b.ID, Host: b.Host, Port: b.Port, Rack: b.Rack, Listeners: make([]kafka.Endpoint, len(b.Listeners))}
+		for j, l := range b.Listeners {
+			out[i].Listeners[j] = kafka.Endpoint{Listener: l.Name, Host: l.Host, Port: l.Port}
+		}
 	}
 	return out
 }

@@ -22,9 +22,12 @@ import (
 // Gossip never changes Raft voters: a dead broker keeps its vote.
 type memberMeta struct {
 	ID           int32  `json:"id"`
-	KafkaAddr    string `json:"k"`
+	KafkaAddr    string `json:"k"` // of the first listener
 	InternalAddr string `json:"i"`
 	Rack         string `json:"r,omitempty"`
+	// Listeners are the advertised Kafka addresses by listener name; none
+	// from a broker that predates them.
+	Listeners []Endpoint `json:"l,omitempty"`
 }
 
 // member is a live member as the controller sees it.

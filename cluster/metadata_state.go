@@ -76,11 +76,15 @@ func (u *UUID) UnmarshalText(b []byte) error {
 // BrokerRecord is one broker in the metadata.
 type BrokerRecord struct {
 	ID           int32       `json:"id"`
-	KafkaAddr    string      `json:"kafka_addr"`    // advertised host:port for clients
+	KafkaAddr    string      `json:"kafka_addr"`    // advertised host:port for clients, of the first listener
 	InternalAddr string      `json:"internal_addr"` // Raft and internal RPCs
 	GossipAddr   string      `json:"gossip_addr"`
 	Rack         string      `json:"rack,omitempty"`
 	State        BrokerState `json:"state"`
+	// Listeners are the advertised addresses by listener name (listeners.go),
+	// KafkaAddr's first. Records written before named listeners have none:
+	// their one listener is DefaultListenerName at KafkaAddr (endpoints).
+	Listeners []Endpoint `json:"listeners,omitempty"`
 }
 
 // PartitionRecord is one partition in the metadata.

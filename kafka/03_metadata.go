@@ -4,10 +4,11 @@ package kafka
 //
 // v1 adds the controller, racks and null-means-all topics (v0: an empty
 // list means all), v2 the cluster id, v4 the auto-create flag (before v4
-// auto-creation is always asked for), v5 offline replicas (always empty),
-// v7 leader epochs (the partition group's Raft term), v8 authorized
-// operations (never computed: -2147483648, as Kafka without an authorizer
-// reports), v9 is flexible, v10 topic ids, v12 topics named by id alone.
+// auto-creation is always asked for), v5 offline replicas (only those on
+// brokers without the request's listener, below), v7 leader epochs (the
+// partition group's Raft term), v8 authorized operations (never computed:
+// -2147483648, as Kafka without an authorizer reports), v9 is flexible, v10
+// topic ids, v12 topics named by id alone.
 // v13 (a top-level error code) is not served.
 //
 // Auto-creation: a topic named in the request that does not exist is
@@ -16,11 +17,18 @@ package kafka
 // as Kafka's auto.create.topics.enable does. It is answered in full if its
 // partitions already have leaders, else with LEADER_NOT_AVAILABLE (the
 // client retries).
+//
+// Listeners: the brokers are named by their address on the listener the
+// request arrived on, and a broker without that listener is left out, as
+// Kafka answers. A partition whose leader lacks the listener has leader -1
+// and LISTENER_NOT_FOUND (v6+; LEADER_NOT_AVAILABLE before), and replicas on
+// brokers without it are reported offline (v5+).
 
 import (
 	"context"
 	"errors"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -40,7 +48,8 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Reply {
 	r := req.Body.(*kmsg.MetadataRequest)
 	resp := kmsg.NewPtrMetadataResponse()
 	resp.Version = r.Version
-	for _, b := range h.b.Brokers() {
+	brokers, elsewhere := h.brokersOn(req.Listener)
+	for _, b := range brokers {
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {
@@ -57,7 +66,7 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Reply {
 	all := r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
 	if all {
 		for _, t := range h.b.Topics() {
-			resp.Topics = append(resp.Topics, h.metadataTopic(r, t, nil))
+			resp.Topics = append(resp.Topics, h.metadataTopic(r, t, elsewhere, nil))
 		}
 		return wire.Respond(resp)
 	}
@@ -81,7 +90,7 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Reply {
 				resp.Topics = append(resp.Topics, mt)
 				continue
 			}
-			resp.Topics = append(resp.Topics, h.metadataTopic(r, t, nil))
+			resp.Topics = append(resp.Topics, h.metadataTopic(r, t, elsewhere, nil))
 			continue
 		}
 		name := *rt.Topic
@@ -99,7 +108,7 @@ func (h *Handler) metadata(ctx context.Context, req *wire.Request) wire.Reply {
 			}
 			t = TopicInfo{Name: name}
 		}
-		resp.Topics = append(resp.Topics, h.metadataTopic(r, t, err))
+		resp.Topics = append(resp.Topics, h.metadataTopic(r, t, elsewhere, err))
 	}
 	return wire.Respond(resp)
 }
@@ -126,8 +135,9 @@ func (h *Handler) autoCreate(ctx context.Context, name string, allowed bool) err
 	return nil
 }
 
-// metadataTopic describes t, or reports err for it.
-func (h *Handler) metadataTopic(r *kmsg.MetadataRequest, t TopicInfo, err error) kmsg.MetadataResponseTopic {
+// metadataTopic describes t, or reports err for it. elsewhere holds the live
+// brokers the client cannot reach on its listener.
+func (h *Handler) metadataTopic(r *kmsg.MetadataRequest, t TopicInfo, elsewhere map[int32]bool, err error) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -146,10 +156,47 @@ func (h *Handler) metadataTopic(r *kmsg.MetadataRequest, t TopicInfo, err error)
 		mp.Replicas = append([]int32{}, pi.Replicas...)
 		mp.ISR = append([]int32{}, pi.ISR...)
 		mp.OfflineReplicas = []int32{}
-		if pi.Leader < 0 {
+		for _, id := range pi.Replicas {
+			if elsewhere[id] {
+				mp.OfflineReplicas = append(mp.OfflineReplicas, id) // as Kafka counts them
+			}
+		}
+		switch {
+		case pi.Leader < 0:
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		case elsewhere[pi.Leader]:
+			mp.Leader = -1
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+			if r.Version >= 6 {
+				mp.ErrorCode = kerr.ListenerNotFound.Code
+			}
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}
 	return mt
+}
+
+// brokersOn returns the live brokers as a client of listener sees them: each
+// at its address on that listener, leaving out those that have none (Kafka's
+// alive broker nodes of a listener), which elsewhere holds. A request of an
+// unnamed listener ("") sees every broker at its Host and Port.
+func (h *Handler) brokersOn(listener string) (brokers []BrokerInfo, elsewhere map[int32]bool) {
+	all := h.b.Brokers()
+	if listener == "" {
+		return all, nil
+	}
+	brokers = make([]BrokerInfo, 0, len(all))
+	for _, b := range all {
+		i := slices.IndexFunc(b.Listeners, func(e Endpoint) bool { return e.Listener == listener })
+		if i < 0 {
+			if elsewhere == nil {
+				elsewhere = map[int32]bool{}
+			}
+			elsewhere[b.ID] = true
+			continue
+		}
+		b.Host, b.Port = b.Listeners[i].Host, b.Listeners[i].Port
+		brokers = append(brokers, b)
+	}
+	return brokers, elsewhere
 }

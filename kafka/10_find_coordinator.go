@@ -9,7 +9,9 @@ package kafka
 // clients retry. Transaction coordinators do not exist (cairn has no
 // transactions): TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as InitProducerID
 // answers a transactional id. Any group id is accepted: the offset APIs
-// serve the empty one, as Kafka does.
+// serve the empty one, as Kafka does. The coordinator is named by its
+// address on the listener the request arrived on; a coordinator without that
+// listener is COORDINATOR_NOT_AVAILABLE, as in Kafka.
 //
 // This file also holds what the group APIs share: finding the local
 // coordinator and checking group ids.
@@ -35,7 +37,7 @@ func (h *Handler) findCoordinator(ctx context.Context, req *wire.Request) wire.R
 	if r.Version < 4 {
 		keys = []string{r.CoordinatorKey}
 	}
-	node, host, port, err := h.findCoordinatorOf(r.CoordinatorType)
+	node, host, port, err := h.findCoordinatorOf(r.CoordinatorType, req.Listener)
 	for _, key := range keys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key, c.NodeID, c.Host, c.Port = key, node, host, port
@@ -51,8 +53,9 @@ func (h *Handler) findCoordinator(ctx context.Context, req *wire.Request) wire.R
 	return wire.Respond(resp)
 }
 
-// findCoordinatorOf returns the coordinator broker for keys of type typ.
-func (h *Handler) findCoordinatorOf(typ int8) (node int32, host string, port int32, err error) {
+// findCoordinatorOf returns the coordinator broker for keys of type typ, at
+// its address on listener.
+func (h *Handler) findCoordinatorOf(typ int8, listener string) (node int32, host string, port int32, err error) {
 	switch typ {
 	case 0:
 	case 1:
@@ -61,7 +64,8 @@ func (h *Handler) findCoordinatorOf(typ int8) (node int32, host string, port int
 		return -1, "", -1, fmt.Errorf("%w: coordinator type %d", errInvalidRequest, typ)
 	}
 	id := h.b.ControllerID()
-	for _, b := range h.b.Brokers() {
+	brokers, _ := h.brokersOn(listener)
+	for _, b := range brokers {
 		if b.ID == id {
 			return b.ID, b.Host, b.Port, nil
 		}

@@ -5,7 +5,9 @@ package kafka
 // v0 is flexible; v1 adds the endpoint type: only brokers (1) are
 // described, a request for controllers (2) gets UNSUPPORTED_ENDPOINT_TYPE, as
 // a Kafka broker answers. v2 (fenced brokers) is not served. Authorized
-// operations are never computed.
+// operations are never computed. The brokers are named by their address on
+// the listener the request arrived on; those without it are left out
+// (Metadata's rule, 03_metadata.go).
 
 import (
 	"context"
@@ -28,7 +30,8 @@ func (h *Handler) describeCluster(ctx context.Context, req *wire.Request) wire.R
 	}
 	resp.ClusterID = h.b.ClusterID()
 	resp.ControllerID = h.b.ControllerID()
-	for _, b := range h.b.Brokers() {
+	brokers, _ := h.brokersOn(req.Listener)
+	for _, b := range brokers {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port = b.ID, b.Host, b.Port
 		if b.Rack != "" {

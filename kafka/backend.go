@@ -82,6 +82,19 @@ type BrokerInfo struct {
 	Host string // advertised Kafka host
 	Port int32  // advertised Kafka port
 	Rack string // "" when none
+	// Listeners are the broker's advertised addresses by listener name
+	// (Kafka's advertised.listeners). A request that arrived on a named
+	// listener (wire.Request.Listener) is answered with each broker's
+	// address on that listener, and without the brokers that have none, as
+	// Kafka answers; Host and Port serve requests of an unnamed listener.
+	Listeners []Endpoint
+}
+
+// Endpoint is one named address of a broker.
+type Endpoint struct {
+	Listener string
+	Host     string
+	Port     int32
 }
 
 // TopicInfo is one topic's metadata.

@@ -2,7 +2,10 @@
 # make test-interop: the built binary as a 3-node cluster of processes on
 # 127.0.0.1, driven by librdkafka clients (kcat and confluent-kafka-python from
 # Debian's packages, installed here when missing). Bounded: every wait has a
-# deadline and every node is stopped on exit.
+# deadline and every node is stopped on exit. Its ports (44091 and up) stay
+# clear of bench.sh's (49091 and up) and of the ones docker-compose.yml
+# publishes (19092, 29092, 39092), which scripts/compose-test.sh, the second
+# half of make test-interop, uses once this script has stopped its cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +28,7 @@ cleanup() {
 	if [ "${keep:-}" != 1 ]; then rm -rf "$work"; fi
 }
 trap cleanup EXIT
-start_cluster 39091 "$work" || { keep=1; exit 1; }
+start_cluster 44091 "$work" || { keep=1; exit 1; }
 
 BROKERS=$brokers timeout 300 /usr/bin/python3 scripts/interop/librdkafka.py || { keep=1; exit 1; }
 BROKERS=$brokers timeout 400 /usr/bin/python3 scripts/interop/librdkafka_group.py || { keep=1; exit 1; }

@@ -63,12 +63,14 @@ type observation struct {
 // writer (writeLoop: awaits replies in request order, coalesces and writes
 // them). They share only queue, slots and the context.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	remote net.Addr
-	ipKey  string
-	ctx    context.Context // cancelled when the connection closes
-	cancel context.CancelFunc
+	s  *Server
+	nc net.Conn
+	// listener names the listener the connection arrived on ("" for Serve).
+	listener string
+	remote   net.Addr
+	ipKey    string
+	ctx      context.Context // cancelled when the connection closes
+	cancel   context.CancelFunc
 
 	// queue carries requests from reader to writer in request order. Its
 	// capacity equals that of slots, so a send never blocks.
@@ -167,7 +169,7 @@ func (c *conn) readLoop() error {
 			p.reply = Respond(c.s.versions.apiVersionsResponse(hdr, req))
 			p.wireVersion = true
 		} else {
-			p.reply = c.s.h.Serve(c.ctx, &Request{Header: hdr, Body: body, RemoteAddr: c.remote})
+			p.reply = c.s.h.Serve(c.ctx, &Request{Header: hdr, Body: body, RemoteAddr: c.remote, Listener: c.listener})
 		}
 		c.queue <- p
 		switch p.reply.kind {

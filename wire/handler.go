@@ -62,6 +62,9 @@ type Request struct {
 	Body kmsg.Request
 	// RemoteAddr is the client's address.
 	RemoteAddr net.Addr
+	// Listener is the name of the listener the connection arrived on
+	// (Server.ServeNamed), "" for Server.Serve.
+	Listener string
 }
 
 // replyKind enumerates what a Reply asks the Server to do.

@@ -78,8 +78,15 @@ func NewServer(cfg Config, h Handler) (*Server, error) {
 // Serve accepts connections on ln until Shutdown (then it returns
 // ErrServerClosed) or until ln fails permanently. Temporary accept errors
 // (such as running out of file descriptors) are logged and retried with
-// backoff. Serve closes ln when it returns.
-func (s *Server) Serve(ln net.Listener) error {
+// backoff. Serve closes ln when it returns. Requests of its connections
+// carry no listener name.
+func (s *Server) Serve(ln net.Listener) error { return s.ServeNamed("", ln) }
+
+// ServeNamed is Serve for a named listener (Kafka's listener name, such as
+// INTERNAL or EXTERNAL): every request of its connections carries name in
+// Request.Listener, so that the Handler can answer with the addresses of
+// the listener the client came through.
+func (s *Server) ServeNamed(name string, ln net.Listener) error {
 	s.mu.Lock()
 	if s.mu.closed {
 		s.mu.Unlock()
@@ -118,7 +125,7 @@ func (s *Server) Serve(ln net.Listener) error {
 			continue
 		}
 		backoff = 0
-		s.admit(nc)
+		s.admit(name, nc)
 	}
 }
 
@@ -199,7 +206,7 @@ func (s *Server) closing() bool {
 // admit starts serving nc, or closes it at once when a connection limit is
 // reached. Rejections are counted before nc is closed, so a client that
 // sees the close also sees the count.
-func (s *Server) admit(nc net.Conn) {
+func (s *Server) admit(listener string, nc net.Conn) {
 	ip := remoteIP(nc.RemoteAddr())
 	s.mu.Lock()
 	var reject ConnEvent = -1
@@ -223,12 +230,13 @@ func (s *Server) admit(nc net.Conn) {
 	}
 	inflight := s.cfg.MaxInFlightPerConn
 	c := &conn{
-		s:      s,
-		nc:     nc,
-		remote: nc.RemoteAddr(),
-		ipKey:  ip,
-		queue:  make(chan pending, inflight),
-		slots:  make(chan struct{}, inflight),
+		s:        s,
+		nc:       nc,
+		listener: listener,
+		remote:   nc.RemoteAddr(),
+		ipKey:    ip,
+		queue:    make(chan pending, inflight),
+		slots:    make(chan struct{}, inflight),
 	}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.mu.conns[c] = struct{}{}

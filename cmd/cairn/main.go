@@ -36,6 +36,7 @@ func rootCommand() *cobra.Command {
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(demoCommand())
 	root.AddCommand(serveCommand())
+	root.AddCommand(healthCommand())
 	root.AddCommand(devCommand())
 	addClientCommands(root)
 	root.AddCommand(benchCommand())

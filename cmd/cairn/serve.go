@@ -24,13 +24,19 @@ const serveShutdownTimeout = 15 * time.Second
 // (CAIRN_<FLAG>, upper case, dashes as underscores: CAIRN_NODE_ID) or from a
 // config file (--config, lines of flag=value, # comments); a flag on the
 // command line wins over the environment, which wins over the file.
+//
+// Kafka listeners: --kafka-addr and --advertise-kafka-addr make one listener
+// (named PLAINTEXT); --listeners and --advertised-listeners make named ones,
+// as Kafka's listeners and advertised.listeners, and replace the first two:
+// giving both kinds, from any source, is an error.
 func serveCommand() *cobra.Command {
 	var (
-		cfg        cluster.Config
-		nodeID     int32
-		join       []string
-		configFile string
-		logLevel   string
+		cfg                   cluster.Config
+		nodeID                int32
+		join                  []string
+		listeners, advertised []string
+		configFile            string
+		logLevel              string
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -38,7 +44,9 @@ func serveCommand() *cobra.Command {
 		Example: `  cairn serve
   cairn serve --node-id 1 --data /var/lib/cairn --kafka-addr 0.0.0.0:9092 --advertise-kafka-addr broker1:9092 \
       --internal-addr 10.0.0.1:9093 --gossip-addr 10.0.0.1:7946
-  cairn serve --node-id 2 --join 10.0.0.1:7946 ...`,
+  cairn serve --node-id 2 --join 10.0.0.1:7946 ...
+  cairn serve --listeners INTERNAL://0.0.0.0:9092,EXTERNAL://0.0.0.0:19092 \
+      --advertised-listeners INTERNAL://broker1:9092,EXTERNAL://localhost:19092 ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := applyEnvAndFile(cmd.Flags(), configFile); err != nil {
@@ -47,6 +55,9 @@ func serveCommand() *cobra.Command {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
+			}
+			if err := setListeners(cmd.Flags(), &cfg, listeners, advertised); err != nil {
+				return err
 			}
 			cfg.Logger = newLogger(level)
 			for _, j := range join {
@@ -59,6 +70,10 @@ func serveCommand() *cobra.Command {
 				return err
 			}
 			cfg.NodeID = id
+			if err := cfg.Validate(); err != nil {
+				// One line: Validate joins its errors with newlines.
+				return errors.New(strings.ReplaceAll(err.Error(), "\n", "; "))
+			}
 			return runServe(cmd.Context(), cfg)
 		},
 	}
@@ -66,8 +81,10 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&configFile, "config", "", "config file: lines of flag=value (e.g. node-id=2)")
 	f.Int32Var(&nodeID, "node-id", -1, "broker id (default: the one stored in the data directory, else 1)")
 	f.StringVar(&cfg.DataDir, "data", cluster.DefaultDataDir, "data directory")
-	f.StringVar(&cfg.KafkaAddr, "kafka-addr", cluster.DefaultKafkaAddr, "Kafka listener address")
+	f.StringVar(&cfg.KafkaAddr, "kafka-addr", cluster.DefaultKafkaAddr, "Kafka listener address (the one listener, named PLAINTEXT, without --listeners)")
 	f.StringVar(&cfg.AdvertiseKafkaAddr, "advertise-kafka-addr", "", "Kafka address given to clients (default: --kafka-addr)")
+	f.StringSliceVar(&listeners, "listeners", nil, "named Kafka listeners NAME://host:port, comma-separated; replace --kafka-addr")
+	f.StringSliceVar(&advertised, "advertised-listeners", nil, "Kafka addresses given to clients NAME://host:port, by listener (default: each listener's address)")
 	f.StringVar(&cfg.InternalAddr, "internal-addr", cluster.DefaultInternalAddr, "internal (Raft and RPC) listener address")
 	f.StringVar(&cfg.AdvertiseInternalAddr, "advertise-internal-addr", "", "internal address given to peers (default: the bound --internal-addr)")
 	f.StringVar(&cfg.GossipAddr, "gossip-addr", cluster.DefaultGossipAddr, "gossip (memberlist, UDP and TCP) address")
@@ -76,6 +93,36 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&cfg.Rack, "rack", "", "rack of this broker")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
+}
+
+// setListeners sets cfg's named listeners from --listeners and
+// --advertised-listeners, which replace --kafka-addr and
+// --advertise-kafka-addr. Changed covers the environment and the config file
+// too (applyEnvAndFile sets flags).
+func setListeners(f *pflag.FlagSet, cfg *cluster.Config, listeners, advertised []string) error {
+	if !f.Changed("listeners") {
+		if f.Changed("advertised-listeners") {
+			return errors.New("--advertised-listeners needs --listeners (with --kafka-addr, use --advertise-kafka-addr)")
+		}
+		return nil
+	}
+	for _, old := range []string{"kafka-addr", "advertise-kafka-addr"} {
+		if f.Changed(old) {
+			return fmt.Errorf("--listeners replaces --%s: give one or the other", old)
+		}
+	}
+	var err error
+	if cfg.Listeners, err = cluster.ParseEndpoints(listeners); err != nil {
+		return fmt.Errorf("--listeners: %w", err)
+	}
+	if len(cfg.Listeners) == 0 {
+		return errors.New("--listeners: none given")
+	}
+	if cfg.AdvertisedListeners, err = cluster.ParseEndpoints(advertised); err != nil {
+		return fmt.Errorf("--advertised-listeners: %w", err)
+	}
+	cfg.KafkaAddr = ""
+	return nil
 }
 
 // resolveNodeID returns the flag's id, or the data directory's, or 1.
@@ -110,7 +157,7 @@ func runServe(ctx context.Context, cfg cluster.Config) error {
 				return
 			case <-t.C:
 				if b.Ready() == nil {
-					logger.Info("broker ready", "node", b.ID(), "kafka", b.KafkaAddr(), "http", b.HTTPAddr(), "cluster", b.ClusterID())
+					logger.Info("broker ready", "node", b.ID(), "kafka", b.KafkaListeners(), "http", b.HTTPAddr(), "cluster", b.ClusterID())
 					return
 				}
 			}

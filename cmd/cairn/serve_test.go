@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -61,13 +62,20 @@ func TestServeProcesses(t *testing.T) {
 		args := []string{"serve",
 			"--node-id", strconv.Itoa(id),
 			"--data", filepath.Join(dir, fmt.Sprintf("data-%d", id)),
-			"--kafka-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 			"--internal-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)),
 			"--gossip-addr", p.gossip,
 			"--http-addr", p.http,
 		}
 		if id > 1 {
 			args = append(args, "--join", procs[0].gossip)
+		}
+		// Broker 2 has two named listeners, the others the one of --kafka-addr.
+		if id == 2 {
+			external := freePort(t)
+			args = append(args, "--listeners", fmt.Sprintf("internal://127.0.0.1:%d,EXTERNAL://127.0.0.1:%d", freePort(t), external),
+				"--advertised-listeners", fmt.Sprintf("EXTERNAL://localhost:%d", external))
+		} else {
+			args = append(args, "--kafka-addr", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
 		}
 		logs, err := os.Create(p.logsPath)
 		if err != nil {
@@ -114,8 +122,12 @@ func TestServeProcesses(t *testing.T) {
 		Controller int32  `json:"controller"`
 		Ready      bool   `json:"ready"`
 		Brokers    []struct {
-			ID    int32  `json:"id"`
-			State string `json:"state"`
+			ID        int32  `json:"id"`
+			State     string `json:"state"`
+			Listeners []struct {
+				Name string `json:"name"`
+				Addr string `json:"addr"`
+			} `json:"listeners"`
 		} `json:"brokers"`
 	}
 	var views []view
@@ -151,6 +163,22 @@ func TestServeProcesses(t *testing.T) {
 		<-tick.C
 	}
 	t.Logf("3 processes ready %v after start", time.Since(start))
+	for _, b := range views[0].Brokers {
+		var names []string
+		for _, l := range b.Listeners {
+			names = append(names, l.Name)
+		}
+		want := "PLAINTEXT"
+		if b.ID == 2 {
+			want = "INTERNAL EXTERNAL"
+		}
+		if got := strings.Join(names, " "); got != want {
+			t.Errorf("broker %d registered listeners %v, want %s", b.ID, b.Listeners, want)
+		}
+		if b.ID == 2 && !strings.HasPrefix(b.Listeners[1].Addr, "localhost:") {
+			t.Errorf("broker 2 advertises EXTERNAL at %s, want localhost", b.Listeners[1].Addr)
+		}
+	}
 	for _, v := range views[1:] {
 		if v.ClusterID != views[0].ClusterID || v.ClusterID == "" {
 			t.Errorf("cluster ids differ: %q, %q", v.ClusterID, views[0].ClusterID)
@@ -184,6 +212,13 @@ func TestServeProcesses(t *testing.T) {
 func TestServeBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"serve", "--kafka-addr", "nope"},
+		{"serve", "--listeners", "A://127.0.0.1:0", "--kafka-addr", "127.0.0.1:0"},
+		{"serve", "--listeners", "A://127.0.0.1:0", "--advertise-kafka-addr", "h:9092"},
+		{"serve", "--advertised-listeners", "A://h:9092"},
+		{"serve", "--listeners", "A://127.0.0.1:0", "--advertised-listeners", "B://h:9092"},
+		{"serve", "--listeners", "A://127.0.0.1:0,a://127.0.0.1:0"},
+		{"serve", "--listeners", "A://nope,B://127.0.0.1:x", "--advertised-listeners", "A://0.0.0.0:9092"},
+		{"serve", "--listeners", "127.0.0.1:9092"},
 		{"serve", "--node-id", "x"},
 		{"serve", "--data", "/dev/null/cairn"},
 		{"serve", "--config", "/nonexistent/cairn.conf"},
@@ -195,8 +230,35 @@ func TestServeBadFlags(t *testing.T) {
 		root.SetArgs(args)
 		root.SetOut(io.Discard)
 		root.SetErr(io.Discard)
-		if err := root.ExecuteContext(t.Context()); err == nil {
+		err := root.ExecuteContext(t.Context())
+		switch {
+		case err == nil:
 			t.Errorf("%v: no error", args)
+		case strings.Contains(err.Error(), "\n"):
+			t.Errorf("%v: error of more than one line: %q", args, err)
 		}
+	}
+}
+
+// --listeners from the environment or a config file conflicts with
+// --kafka-addr on the command line like the flags themselves do.
+func TestServeListenersFromEnvAndFile(t *testing.T) {
+	run := func(args ...string) error {
+		root := rootCommand()
+		root.SetArgs(args)
+		root.SetOut(io.Discard)
+		root.SetErr(io.Discard)
+		return root.ExecuteContext(t.Context())
+	}
+	conf := filepath.Join(t.TempDir(), "cairn.conf")
+	if err := os.WriteFile(conf, []byte("listeners=A://127.0.0.1:0,B://127.0.0.1:0\nadvertised-listeners=C://h:9092\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run("serve", "--config", conf); err == nil || !strings.Contains(err.Error(), "no listener C") {
+		t.Errorf("config file: %v, want the unknown advertised listener", err)
+	}
+	t.Setenv("CAIRN_LISTENERS", "A://127.0.0.1:0")
+	if err := run("serve", "--kafka-addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "--listeners replaces --kafka-addr") {
+		t.Errorf("CAIRN_LISTENERS with --kafka-addr: %v", err)
 	}
 }
