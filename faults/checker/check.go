@@ -98,6 +98,16 @@ type checker struct {
 	acks     map[streamKey]int32 // last ok send op per producer and partition
 	commits  map[groupTP]*commitState
 	reported map[position]bool // (tp, offset) already reported inconsistent
+	// named holds, per group and partition, every offset an ok or unknown
+	// commit names anywhere in the history: a commit's outcome is recorded
+	// when its answer arrives, which may be after the next owner, told the
+	// offset by the coordinator, polled from it.
+	named map[namedKey]map[int64]bool
+}
+
+type namedKey struct {
+	group string
+	tp    tpKey
 }
 
 // Check judges a history; doc.go defines what it checks. ops need not be in
@@ -113,6 +123,16 @@ func Check(ops []history.Op) *Report {
 		acks:     map[streamKey]int32{},
 		commits:  map[groupTP]*commitState{},
 		reported: map[position]bool{},
+		named:    map[namedKey]map[int64]bool{},
+	}
+	for i := range ops {
+		if op := &ops[i]; op.Kind == history.Commit && (op.Outcome == history.OK || op.Outcome == history.Unknown) {
+			k := namedKey{op.Group, tpKey{op.Topic, op.Partition}}
+			if c.named[k] == nil {
+				c.named[k] = map[int64]bool{}
+			}
+			c.named[k][op.Offset] = true
+		}
 	}
 	if len(ops) > 1<<31-1 {
 		panic("checker: more than 2^31-1 ops")
@@ -306,7 +326,7 @@ func (c *checker) consume(i int32, op *history.Op, tp int32) {
 // commits.
 func (c *checker) resume(i int32, op *history.Op, tp int32, st *stream) {
 	cs := c.commits[groupTP{st.group, tp}]
-	if cs != nil && cs.hasAny && op.Offset > cs.maxAny {
+	if cs != nil && cs.hasAny && op.Offset > cs.maxAny && !c.named[namedKey{st.group, c.parts[tp].key}][op.Offset] {
 		c.violation(ResumeOffset, tp, op.Offset, []int32{cs.maxAnyOp, i},
 			"%s resumed at %d, past group %s's highest commit %d: skipped %d",
 			op.Process, op.Offset, st.group, cs.maxAny, op.Offset-cs.maxAny)

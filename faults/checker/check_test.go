@@ -256,6 +256,9 @@ func TestCheckCleanCorners(t *testing.T) {
 		{"resume before an unknown commit took", three().assign("c1", "g", 0).poll("c1", 0, 0, "a").commit("c1", "g", 0, 1, history.OK).
 			poll("c1", 0, 1, "b").commit("c1", "g", 0, 2, history.Unknown).revoke("c1", "g", 0).
 			assign("c2", "g", 0).poll("c2", 0, 1, "b").final(0, "a", "b", "c")},
+		{"resume at a commit recorded after the poll", three().assign("c1", "g", 0).poll("c1", 0, 0, "a").commit("c1", "g", 0, 1, history.OK).
+			poll("c1", 0, 1, "b").revoke("c1", "g", 0).assign("c2", "g", 0).poll("c2", 0, 2, "c").
+			commit("c1", "g", 0, 2, history.OK).final(0, "a", "b", "c")},
 		{"first assignment of a group", three().assign("c1", "g", 0).poll("c1", 0, 1, "b").final(0, "a", "b", "c")},
 		{"empty partition read back", three().final(0, "a", "b", "c").end(1, 0)},
 	}

@@ -50,8 +50,11 @@
 //   - nonmonotonic-poll: the same with o <= p.
 //   - resume-offset: the first poll of tp by a group member after an Assign
 //     of tp is at o, and either o > c, the highest offset any commit (ok or
-//     unknown) of the group for tp before that poll named (records skipped),
-//     or o < c', the highest offset an ok commit named before the Assign
+//     unknown) of the group for tp before that poll named, while no ok or
+//     unknown commit of the group for tp names o anywhere in the history
+//     (records skipped: a commit's outcome is recorded when its answer
+//     arrives, possibly after the next owner polled from it), or o < c',
+//     the highest offset an ok commit named before the Assign
 //     (a committed offset forgotten). Not judged before the group's first
 //     commit of tp.
 //   - commit-backwards: an ok commit of a group for tp names a lower offset

@@ -185,9 +185,19 @@ func check(ops []history.Op, hwm map[int32]int64) []string {
 	lastCommit := map[groupPart]int64{}
 	// A commit of unknown outcome leaves the resume point unknown.
 	unsure := map[groupPart]bool{}
+	// Every offset an ok commit names: a commit's outcome is recorded when
+	// its answer arrives, possibly after the next owner resumed from it.
+	named := map[groupPart]map[int64]bool{}
 	for _, op := range ops {
+		gp := groupPart{op.Group, op.Partition}
 		if op.Kind == history.Commit && op.Outcome == history.Unknown {
-			unsure[groupPart{op.Group, op.Partition}] = true
+			unsure[gp] = true
+		}
+		if op.Kind == history.Commit && op.Outcome == history.OK {
+			if named[gp] == nil {
+				named[gp] = map[int64]bool{}
+			}
+			named[gp][op.Offset] = true
 		}
 	}
 	resuming := map[procPart]bool{} // group members' partitions assigned and not yet polled
@@ -221,7 +231,8 @@ func check(ops []history.Op, hwm map[int32]int64) []string {
 				bad("%s polled %s at %v, read back %q", op.Process, op.Value, k, v)
 			}
 			pp := procPart{op.Process, op.Partition}
-			if gp := (groupPart{op.Group, op.Partition}); resuming[pp] && !unsure[gp] && op.Offset != lastCommit[gp] {
+			if gp := (groupPart{op.Group, op.Partition}); resuming[pp] && !unsure[gp] && op.Offset != lastCommit[gp] &&
+				!(op.Offset > lastCommit[gp] && named[gp][op.Offset]) {
 				bad("%s: partition %d resumed at %d, group %s last committed %d", op.Process, op.Partition, op.Offset, op.Group, lastCommit[gp])
 			}
 			resuming[pp] = false
