@@ -15,6 +15,11 @@ package kafka
 // assignment (INVALID_REQUEST: placement is the controller's), a config
 // cairn does not honour or a bad value (INVALID_CONFIG), an existing topic
 // (TOPIC_ALREADY_EXISTS). Validate-only stops there.
+//
+// The answer waits, within the request's timeout, until every partition of
+// the new topics has a leader, so that a client can produce at once instead
+// of retrying through the first election; a topic whose leaders are still
+// being elected when the timeout ends is created all the same.
 
 import (
 	"context"
@@ -50,6 +55,7 @@ func (h *Handler) createTopics(ctx context.Context, req *wire.Request) wire.Repl
 	for _, rt := range r.Topics {
 		count[rt.Topic]++
 	}
+	var created []string
 	for _, rt := range r.Topics {
 		st := kmsg.NewCreateTopicsResponseTopic()
 		st.Topic = rt.Topic
@@ -59,6 +65,9 @@ func (h *Handler) createTopics(ctx context.Context, req *wire.Request) wire.Repl
 			err = fmt.Errorf("%w: topic %q named %d times", errInvalidRequest, rt.Topic, count[rt.Topic])
 		} else {
 			err = h.createTopic(actx, r, rt, &st)
+			if err == nil && !r.ValidateOnly {
+				created = append(created, rt.Topic)
+			}
 		}
 		st.ErrorCode, st.ErrorMessage = errorCode(err), errorMessage(err)
 		if err != nil {
@@ -69,7 +78,36 @@ func (h *Handler) createTopics(ctx context.Context, req *wire.Request) wire.Repl
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	h.awaitLeaders(actx, created)
 	return wire.Respond(resp)
+}
+
+// awaitLeaders returns once every partition of topics has a leader in this
+// broker's metadata, or when ctx ends.
+func (h *Handler) awaitLeaders(ctx context.Context, topics []string) {
+	led := func() bool {
+		for _, name := range topics {
+			ti, ok := h.b.Topic(name)
+			if !ok {
+				continue // deleted meanwhile
+			}
+			for _, p := range ti.Partitions {
+				if p.Leader < 0 {
+					return false
+				}
+			}
+		}
+		return true
+	}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	for !led() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 // createTopic checks and creates one topic, filling st on success.
