@@ -204,7 +204,7 @@ func Start(cfg Config) (b *Broker, err error) {
 			}
 		})
 	}
-	b.logger.Info("broker started", "internal", b.node.Addr(), "kafka", b.kafkaListeners, "gossip", b.members.addr(), "http", b.HTTPAddr())
+	b.logger.Info("broker started", "internal", b.node.Addr(), "kafka", FormatEndpoints(b.kafkaListeners), "gossip", b.members.addr(), "http", b.HTTPAddr())
 	return b, nil
 }
 

@@ -78,7 +78,7 @@ func (b *Broker) controllerPass(ctx context.Context) {
 		}
 		if !ok || !cur.equal(want) {
 			if propose(cmdRegisterBroker, want) {
-				b.logger.Info("broker registered", "broker", id, "kafka", want.endpoints(), "internal", want.InternalAddr)
+				b.logger.Info("broker registered", "broker", id, "kafka", FormatEndpoints(want.endpoints()), "internal", want.InternalAddr)
 				brokers[id] = want
 			}
 		}

@@ -40,6 +40,16 @@ type Endpoint struct {
 // String writes e as Kafka does: NAME://host:port.
 func (e Endpoint) String() string { return e.Name + "://" + e.Addr }
 
+// FormatEndpoints writes es as Kafka's listeners setting does:
+// NAME://host:port, comma-separated (one string in a log line).
+func FormatEndpoints(es []Endpoint) string {
+	parts := make([]string, len(es))
+	for i, e := range es {
+		parts[i] = e.String()
+	}
+	return strings.Join(parts, ",")
+}
+
 // ParseEndpoints parses listeners written as Kafka writes them,
 // NAME://host:port (an IPv6 host in brackets), one per element; an empty
 // element is skipped. Names are case-insensitive and returned in upper case,

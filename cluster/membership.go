@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -104,13 +105,20 @@ func (m *membership) addr() string {
 // ctx ends: seeds started at the same moment may not listen yet.
 func (m *membership) joinLoop(ctx context.Context, seeds []string) {
 	backoff := 100 * time.Millisecond
+	start := time.Now()
 	for {
 		n, err := m.ml.Join(seeds)
 		if n > 0 {
 			m.logger.Info("joined cluster", "seeds", seeds, "members", m.ml.NumMembers())
 			return
 		}
-		m.logger.Warn("join failed, retrying", "seeds", seeds, "err", err)
+		// Brokers started together wait for each other's listeners: that
+		// is only worth a warning once it lasts.
+		level := slog.LevelDebug
+		if time.Since(start) > 10*time.Second {
+			level = slog.LevelWarn
+		}
+		m.logger.Log(context.Background(), level, "join failed, retrying", "seeds", seeds, "err", strings.Join(strings.Fields(err.Error()), " "))
 		t := time.NewTimer(backoff)
 		select {
 		case <-t.C:

@@ -74,6 +74,9 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 		// inbound stream; for a broker moving partitions that is routine.
 		l = slog.LevelDebug
 	}
+	if l == slog.LevelWarn && routineWarnings[msg] {
+		l = slog.LevelInfo
+	}
 	if !a.enabled(l) {
 		return
 	}
@@ -82,6 +85,17 @@ func (a *hclogAdapter) Log(level hclog.Level, msg string, args ...any) {
 	attrs = appendKV(attrs, a.args)
 	attrs = appendKV(attrs, args)
 	a.sl.Log(context.Background(), l, msg, attrs...)
+}
+
+// routineWarnings are raft's warnings about what every new member of a
+// group goes through (a server joining with an empty log, a non-voter that
+// may not campaign, the first election): every broker start printed them,
+// so they are logged as info.
+var routineWarnings = map[string]bool{
+	"no known peers, aborting election":            true,
+	"failed to get previous log":                   true,
+	"appendEntries rejected, sending older logs":   true,
+	"heartbeat timeout reached, starting election": true,
 }
 
 // isShutdownNoise reports whether an error log's "error" value is raft's

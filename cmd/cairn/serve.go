@@ -157,7 +157,7 @@ func runServe(ctx context.Context, cfg cluster.Config) error {
 				return
 			case <-t.C:
 				if b.Ready() == nil {
-					logger.Info("broker ready", "node", b.ID(), "kafka", b.KafkaListeners(), "http", b.HTTPAddr(), "cluster", b.ClusterID())
+					logger.Info("broker ready", "node", b.ID(), "kafka", cluster.FormatEndpoints(b.KafkaListeners()), "http", b.HTTPAddr(), "cluster", b.ClusterID())
 					return
 				}
 			}
