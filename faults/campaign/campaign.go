@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -170,6 +171,7 @@ func runOne(ctx context.Context, cfg Config, n int, seed int64, dir string) (res
 		if err := c.Close(); err != nil && res.Err == "" {
 			res.Err = "close cluster: " + err.Error()
 		}
+		res.Storage = storageLines(c)
 		if !res.Failed() && !cfg.Keep {
 			_ = os.RemoveAll(filepath.Join(dir, "nodes"))
 			_ = os.Remove(filepath.Join(dir, "history.jsonl"))
@@ -272,6 +274,37 @@ func runOne(ctx context.Context, cfg Config, n int, seed int64, dir string) (res
 	}
 	_ = os.WriteFile(filepath.Join(dir, "report.txt"), []byte(report.Text()), 0o644)
 	return res
+}
+
+// storageMessages are the brokers' log messages about damaged data, by the
+// name the summary counts them under.
+var storageMessages = map[string]string{
+	"log lost synced batches at open":                                "damage found at open",
+	"truncating segment at first invalid batch":                      "segment cut at open",
+	"segment truncated, dropping the segments after it":              "segment cut at open",
+	"log damage found, repairing from peers":                         "damage found by a read or scrub",
+	"segment corrupt, truncating the log at the first invalid batch": "damage found by a read or scrub",
+	"log repaired from peers":                                        "repaired from peers",
+	"log repair failed":                                              "repair failed",
+}
+
+// storageLines counts storageMessages in every node's log.
+func storageLines(c *netns.Cluster) map[string]int {
+	out := map[string]int{}
+	for id := int32(1); id <= netns.MaxNodeID; id++ { // removed nodes too
+		b, err := os.ReadFile(c.LogPath(id))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			for msg, name := range storageMessages {
+				if strings.Contains(line, `"msg":"`+msg+`"`) {
+					out[name]++
+				}
+			}
+		}
+	}
+	return out
 }
 
 // segmentBytes is the topic's segment.bytes: small, so that a run of a

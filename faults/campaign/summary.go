@@ -23,6 +23,9 @@ type RunResult struct {
 	Ops map[string]int `json:"ops"`
 	// Violations counts violations by category; zero categories are left out.
 	Violations map[string]int `json:"violations"`
+	// Storage counts the brokers' own log lines about damaged data: found
+	// at open or by a read or scrub, repaired, repair failed.
+	Storage map[string]int `json:"storage,omitempty"`
 	// Examples are the first violations of each category, printable.
 	Examples []string `json:"examples,omitempty"`
 	// Err is a harness failure (the cluster did not start, the final read
@@ -39,6 +42,7 @@ type Summary struct {
 	Faults     map[string]int `json:"faults"`
 	Ops        map[string]int `json:"ops"`
 	Violations map[string]int `json:"violations"`
+	Storage    map[string]int `json:"storage"`
 	Failed     int            `json:"failed_runs"`
 }
 
@@ -46,7 +50,10 @@ type Summary struct {
 func (s *Summary) add(r RunResult) {
 	s.Runs = append(s.Runs, r)
 	if s.Faults == nil {
-		s.Faults, s.Ops, s.Violations = map[string]int{}, map[string]int{}, map[string]int{}
+		s.Faults, s.Ops, s.Violations, s.Storage = map[string]int{}, map[string]int{}, map[string]int{}, map[string]int{}
+	}
+	for k, v := range r.Storage {
+		s.Storage[k] += v
 	}
 	for k, v := range r.Faults {
 		s.Faults[k] += v
@@ -92,6 +99,7 @@ func (s *Summary) Text() string {
 	}
 	section("faults injected", s.Faults, slices.Sorted(maps.Keys(s.Faults)))
 	section("operations (kind/outcome)", s.Ops, slices.Sorted(maps.Keys(s.Ops)))
+	section("brokers' storage log lines", s.Storage, slices.Sorted(maps.Keys(s.Storage)))
 	cats := make([]string, 0, len(checker.Categories))
 	for _, c := range checker.Categories {
 		cats = append(cats, string(c))
