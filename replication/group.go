@@ -122,6 +122,12 @@ func (g *Group) open() error {
 		MaxPool: n.cfg.RaftMaxPool,
 		Timeout: n.cfg.IOTimeout,
 		Logger:  hl.Named("net"),
+		// One AppendEntries in flight per follower: hashicorp/raft's
+		// pipelined replication can deadlock (a rejected append ends the
+		// response reader while the sender parks on a full channel), which
+		// stops a follower from receiving entries for good while its
+		// heartbeats go on, and hangs Shutdown. See docs/design.md.
+		MaxRPCsInFlight: 1,
 	})
 
 	rc := raft.DefaultConfig()
