@@ -225,5 +225,14 @@ func (m *metadata) caughtUp() bool {
 	if st.State != raft.Leader && (st.LastContact.IsZero() || time.Since(st.LastContact) > 5*time.Second) {
 		return false
 	}
-	return st.AppliedIndex >= st.CommitIndex
+	if st.AppliedIndex < st.CommitIndex {
+		return false
+	}
+	// raft's AppliedIndex counts entries handed to the FSM; the state this
+	// broker acts on (it deletes replicas the metadata no longer assigns
+	// here) must have applied them. A view read before that, while a
+	// restarted broker's FSM still replays its backlog, once made a broker
+	// delete a replica it still held as orphan and rejoin the group empty.
+	last, err := m.group.LastCommandIndex(st.CommitIndex)
+	return err == nil && m.fsm.appliedIndex() >= last
 }

@@ -411,6 +411,19 @@ func (rm *replicaManager) sweepOrphans(want map[TopicPartition]assignment) {
 		if rm.get(TopicPartition{id.Topic, id.Partition}) != nil {
 			continue
 		}
+		// Only a replica of a topic deleted (or deleted and created
+		// again) goes here. One of a live topic that merely no longer
+		// lists this broker stays until its partition's group has let it
+		// go: deleting a voter's data lets it rejoin with an empty log,
+		// which Raft cannot survive.
+		live := false
+		rm.b.meta.fsm.view(func(s *metaState) {
+			t, ok := s.Topics[id.Topic]
+			live = ok && t.ID == id.TopicID
+		})
+		if live {
+			continue
+		}
 		if err := os.RemoveAll(dir); err == nil {
 			rm.b.logger.Info("orphan replica deleted", "topic", id.Topic, "partition", id.Partition)
 		}

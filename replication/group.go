@@ -351,6 +351,33 @@ func (g *Group) awaitReady(term uint64) {
 	}
 }
 
+// LastCommandIndex returns the index of the last command entry at or below
+// idx in this node's log, or 0 when none is left above the latest snapshot.
+// raft's AppliedIndex counts entries handed to the FSM, not applied by it,
+// and the FSM sees only commands: an FSM that records the index of each
+// command it applies has applied everything up to idx once it reaches this.
+// It reads back at most 1024 entries (the no-ops and configuration changes
+// after the last command are few).
+func (g *Group) LastCommandIndex(idx uint64) (uint64, error) {
+	first, err := g.stores.logs.FirstIndex()
+	if err != nil {
+		return 0, err
+	}
+	var l raft.Log
+	for i, n := idx, 0; i >= first && i > 0 && n < 1024; i, n = i-1, n+1 {
+		if err := g.stores.logs.GetLog(i, &l); err != nil {
+			if errors.Is(err, raft.ErrLogNotFound) {
+				return 0, nil
+			}
+			return 0, err
+		}
+		if l.Type == raft.LogCommand {
+			return i, nil
+		}
+	}
+	return 0, nil
+}
+
 // Term returns the current term.
 func (g *Group) Term() uint64 { return g.raft.CurrentTerm() }
 
