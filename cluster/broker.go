@@ -107,7 +107,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		ID:            strconv.Itoa(int(b.id)),
 		BindAddr:      cfg.InternalAddr,
 		AdvertiseAddr: advertiseInternal,
-		Logger:        cfg.Logger, // it adds the node key itself
+		Logger:        b.logger,
 		RaftLogLevel:  cfg.RaftLogLevel,
 	})
 	if err != nil {

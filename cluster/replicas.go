@@ -300,7 +300,7 @@ func (rm *replicaManager) open(ctx context.Context, w assignment, addrs map[int3
 	rm.mu.byTP[lr.tp] = lr
 	rm.mu.byGroup[lr.group] = lr
 	rm.mu.Unlock()
-	b.logger.Info("replica opened", "topic", w.tp.Topic, "partition", w.tp.Partition, "group", lr.group)
+	b.logger.Info("replica opened", "topic", w.tp.Topic, "partition", w.tp.Partition, "raft_group", lr.group)
 	return lr, nil
 }
 

@@ -39,8 +39,9 @@ type NodeConfig struct {
 	// all groups on this node. Default: the listener's address, which must then
 	// not be an unspecified host (0.0.0.0, ::).
 	AdvertiseAddr string
-	// Logger receives this package's logs and raft's (bridged from hclog).
-	// Default: slog.Default().
+	// Logger receives this package's logs and raft's (bridged from hclog),
+	// and names the node itself (cluster's carries node). Default:
+	// slog.Default() with node=ID.
 	Logger *slog.Logger
 	// RaftLogLevel is the minimum level of the logs of raft, raft-wal and
 	// yamux (they are chatty at info). Default (nil): slog.LevelWarn.
@@ -61,7 +62,7 @@ type NodeConfig struct {
 
 func (c *NodeConfig) applyDefaults() {
 	if c.Logger == nil {
-		c.Logger = slog.Default()
+		c.Logger = slog.Default().With("node", c.ID)
 	}
 	if c.RaftLogLevel == nil {
 		c.RaftLogLevel = slog.LevelWarn

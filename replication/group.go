@@ -85,7 +85,7 @@ func (n *Node) OpenGroup(cfg GroupConfig) (*Group, error) {
 		id:     cfg.ID,
 		node:   n,
 		cfg:    cfg,
-		logger: n.logger.With("group", cfg.ID),
+		logger: n.logger.With("raft_group", cfg.ID),
 		layer:  newStreamLayer(n, cfg.ID),
 	}
 	// Reserve the id first: the router delivers the group's inbound streams

@@ -67,7 +67,7 @@ func NewNode(cfg NodeConfig) (*Node, error) {
 	}
 	n := &Node{
 		cfg:    cfg,
-		logger: cfg.Logger.With("node", cfg.ID),
+		logger: cfg.Logger,
 		ln:     ln,
 		addr:   addr,
 	}
