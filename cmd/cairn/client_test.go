@@ -5,9 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/cairnlog/cairn/cluster"
-	groups "github.com/cairnlog/cairn/consumer"
-	"github.com/cairnlog/cairn/kafka"
-	"github.com/cairnlog/cairn/replication"
+	"github.com/cairnlog/cairn/cluster/clustertest"
 )
 
 // testCluster starts a one-broker cairn cluster in this process, on loopback,
@@ -43,10 +38,7 @@ type testBrokers struct {
 func testClusterN(t *testing.T, n int) *testBrokers {
 	t.Helper()
 	root := t.TempDir()
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("CAIRN_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	logger := clustertest.Logger()
 	brokers := make([]*cluster.Broker, 0, n)
 	t.Cleanup(func() {
 		var wg sync.WaitGroup
@@ -57,26 +49,11 @@ func testClusterN(t *testing.T, n int) *testBrokers {
 	})
 	var seeds []string
 	for id := int32(1); id <= int32(n); id++ {
-		cfg := cluster.Config{
-			NodeID:          id,
-			DataDir:         filepath.Join(root, fmt.Sprintf("broker-%d", id)),
-			KafkaAddr:       "127.0.0.1:0",
-			InternalAddr:    "127.0.0.1:0",
-			GossipAddr:      "127.0.0.1:0",
-			HTTPAddr:        "-",
-			MetadataTiming:  testTiming,
-			PartitionTiming: testTiming,
-			ProbeInterval:   200 * time.Millisecond,
-			ReconcileEvery:  200 * time.Millisecond,
-			KafkaHandler:    cluster.KafkaHandler(kafka.Config{}),
-			// Short sessions and no initial rebalance delay keep group tests
-			// fast.
-			Groups: groups.Config{MinSessionTimeout: 500 * time.Millisecond, InitialRebalanceDelay: -1},
-			Logger: logger.With("test_broker", id),
-		}
+		join := ""
 		if id > 1 {
-			cfg.Join = []string{brokers[0].GossipAddr()}
+			join = brokers[0].GossipAddr()
 		}
+		cfg := clustertest.Config(root, id, join, logger)
 		b, err := cluster.Start(cfg)
 		if err != nil {
 			t.Fatalf("start broker %d: %v", id, err)
@@ -114,14 +91,6 @@ func (c *testBrokers) converged(t *testing.T) {
 		}
 		return nil
 	})
-}
-
-// testTiming keeps Raft elections short in tests.
-var testTiming = replication.Timing{
-	HeartbeatTimeout:   500 * time.Millisecond,
-	ElectionTimeout:    500 * time.Millisecond,
-	LeaderLeaseTimeout: 250 * time.Millisecond,
-	CommitTimeout:      50 * time.Millisecond,
 }
 
 // waitCluster waits until every broker is ready and knows every other one,

@@ -1,28 +1,14 @@
 package workload_test
 
 import (
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairnlog/cairn/cluster"
-	"github.com/cairnlog/cairn/consumer"
-	"github.com/cairnlog/cairn/kafka"
+	"github.com/cairnlog/cairn/cluster/clustertest"
 	"github.com/cairnlog/cairn/log"
-	"github.com/cairnlog/cairn/replication"
 )
-
-// fastTiming keeps elections and failovers short.
-var fastTiming = replication.Timing{
-	HeartbeatTimeout:   500 * time.Millisecond,
-	ElectionTimeout:    500 * time.Millisecond,
-	LeaderLeaseTimeout: 250 * time.Millisecond,
-	CommitTimeout:      50 * time.Millisecond,
-}
 
 // testCluster is brokers of one cluster in this process, serving Kafka on
 // loopback. A broker keeps its addresses across a restart: Raft knows it
@@ -40,31 +26,11 @@ func newTestCluster(t testing.TB, n int) *testCluster {
 	c := &testCluster{t: t, brokers: map[int32]*cluster.Broker{}, cfgs: map[int32]cluster.Config{}}
 	t.Cleanup(c.closeAll)
 	root := t.TempDir()
-	logger := slog.New(slog.DiscardHandler)
-	if os.Getenv("CAIRN_TEST_LOG") != "" {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	}
+	logger := clustertest.Logger()
 	var seed string
 	for id := int32(1); id <= int32(n); id++ {
-		cfg := cluster.Config{
-			NodeID:          id,
-			DataDir:         filepath.Join(root, fmt.Sprintf("broker-%d", id)),
-			KafkaAddr:       "127.0.0.1:0",
-			InternalAddr:    "127.0.0.1:0",
-			GossipAddr:      "127.0.0.1:0",
-			HTTPAddr:        "-",
-			MetadataTiming:  fastTiming,
-			PartitionTiming: fastTiming,
-			ProbeInterval:   200 * time.Millisecond,
-			ReconcileEvery:  200 * time.Millisecond,
-			Log:             log.Config{MaxSegmentBytes: 64 << 10},
-			KafkaHandler:    cluster.KafkaHandler(kafka.Config{}),
-			Groups:          consumer.Config{MinSessionTimeout: 500 * time.Millisecond, InitialRebalanceDelay: -1},
-			Logger:          logger.With("test_broker", id),
-		}
-		if seed != "" {
-			cfg.Join = []string{seed}
-		}
+		cfg := clustertest.Config(root, id, seed, logger)
+		cfg.Log = log.Config{MaxSegmentBytes: 64 << 10}
 		b := c.start(cfg)
 		if seed == "" {
 			seed = b.GossipAddr()
