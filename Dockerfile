@@ -6,5 +6,13 @@ COPY bin/cairn /cairn
 VOLUME /data
 # Kafka, internal (Raft + RPC), gossip (TCP and UDP), HTTP admin.
 EXPOSE 9092 9093 7946 7946/udp 9644
+# serve's defaults for a container, as environment variables: a flag on the
+# command line overrides its variable, and -e CAIRN_LISTENERS=... or
+# -e CAIRN_ADVERTISED_LISTENERS=... (or --kafka-addr) replace the listener.
+ENV CAIRN_DATA=/data \
+    CAIRN_LISTENERS=PLAINTEXT://0.0.0.0:9092 \
+    CAIRN_INTERNAL_ADDR=0.0.0.0:9093 \
+    CAIRN_GOSSIP_ADDR=0.0.0.0:7946 \
+    CAIRN_HTTP_ADDR=0.0.0.0:9644
 ENTRYPOINT ["/cairn"]
-CMD ["serve", "--data", "/data", "--kafka-addr", "0.0.0.0:9092", "--internal-addr", "0.0.0.0:9093", "--gossip-addr", "0.0.0.0:7946", "--http-addr", "0.0.0.0:9644"]
+CMD ["serve"]

@@ -49,6 +49,8 @@ func serveCommand() *cobra.Command {
       --advertised-listeners INTERNAL://broker1:9092,EXTERNAL://localhost:19092 ...`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			onCommandLine := map[string]bool{}
+			cmd.Flags().Visit(func(f *pflag.Flag) { onCommandLine[f.Name] = true })
 			if err := applyEnvAndFile(cmd.Flags(), configFile); err != nil {
 				return err
 			}
@@ -56,7 +58,7 @@ func serveCommand() *cobra.Command {
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level %q: want debug, info, warn or error", logLevel)
 			}
-			if err := setListeners(cmd.Flags(), &cfg, listeners, advertised); err != nil {
+			if err := setListeners(cmd.Flags(), onCommandLine, &cfg, listeners, advertised); err != nil {
 				return err
 			}
 			cfg.Logger = newLogger(level)
@@ -98,18 +100,31 @@ func serveCommand() *cobra.Command {
 // setListeners sets cfg's named listeners from --listeners and
 // --advertised-listeners, which replace --kafka-addr and
 // --advertise-kafka-addr. Changed covers the environment and the config file
-// too (applyEnvAndFile sets flags).
-func setListeners(f *pflag.FlagSet, cfg *cluster.Config, listeners, advertised []string) error {
+// too (applyEnvAndFile sets flags); onCommandLine names the flags the command
+// line gave. When the two forms meet, the one on the command line wins over
+// the other from the environment or a config file (an image's defaults, say);
+// both from the same place is an error.
+func setListeners(f *pflag.FlagSet, onCommandLine map[string]bool, cfg *cluster.Config, listeners, advertised []string) error {
+	named := f.Changed("listeners") || f.Changed("advertised-listeners")
+	for _, old := range []string{"kafka-addr", "advertise-kafka-addr"} {
+		if !named || !f.Changed(old) {
+			continue
+		}
+		namedOnCLI := onCommandLine["listeners"] || onCommandLine["advertised-listeners"]
+		switch {
+		case namedOnCLI && !onCommandLine[old]:
+			cfg.AdvertiseKafkaAddr = "" // the command line's --listeners form wins
+		case onCommandLine[old] && !namedOnCLI:
+			return nil // the command line's --kafka-addr form wins
+		default:
+			return fmt.Errorf("--listeners replaces --%s: give one or the other", old)
+		}
+	}
 	if !f.Changed("listeners") {
 		if f.Changed("advertised-listeners") {
 			return errors.New("--advertised-listeners needs --listeners (with --kafka-addr, use --advertise-kafka-addr)")
 		}
 		return nil
-	}
-	for _, old := range []string{"kafka-addr", "advertise-kafka-addr"} {
-		if f.Changed(old) {
-			return fmt.Errorf("--listeners replaces --%s: give one or the other", old)
-		}
 	}
 	var err error
 	if cfg.Listeners, err = cluster.ParseEndpoints(listeners); err != nil {

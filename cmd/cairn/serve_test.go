@@ -14,6 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/cairnlog/cairn/cluster"
 )
 
 // freePort returns a loopback port free at the time of the call.
@@ -240,8 +244,8 @@ func TestServeBadFlags(t *testing.T) {
 	}
 }
 
-// --listeners from the environment or a config file conflicts with
-// --kafka-addr on the command line like the flags themselves do.
+// The two listener forms from the same place conflict; from the command line
+// and the environment (or a config file), the command line wins.
 func TestServeListenersFromEnvAndFile(t *testing.T) {
 	run := func(args ...string) error {
 		root := rootCommand()
@@ -258,7 +262,61 @@ func TestServeListenersFromEnvAndFile(t *testing.T) {
 		t.Errorf("config file: %v, want the unknown advertised listener", err)
 	}
 	t.Setenv("CAIRN_LISTENERS", "A://127.0.0.1:0")
-	if err := run("serve", "--kafka-addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "--listeners replaces --kafka-addr") {
-		t.Errorf("CAIRN_LISTENERS with --kafka-addr: %v", err)
+	t.Setenv("CAIRN_KAFKA_ADDR", "127.0.0.1:0")
+	if err := run("serve"); err == nil || !strings.Contains(err.Error(), "--listeners replaces --kafka-addr") {
+		t.Errorf("CAIRN_LISTENERS with CAIRN_KAFKA_ADDR: %v", err)
+	}
+
+	for _, c := range []struct {
+		name               string
+		cli, env           []string // flag=value
+		wantKafka          string
+		wantListeners, err string
+	}{
+		{"env listeners, cli kafka-addr", []string{"kafka-addr=127.0.0.1:9", "advertise-kafka-addr=h:9"},
+			[]string{"listeners=A://0.0.0.0:1", "advertised-listeners=A://h:1"}, "127.0.0.1:9", "", ""},
+		{"env kafka-addr, cli listeners", []string{"listeners=A://0.0.0.0:1"},
+			[]string{"kafka-addr=0.0.0.0:9092", "advertise-kafka-addr=h:9"}, "", "A://0.0.0.0:1", ""},
+		{"both on the command line", []string{"listeners=A://0.0.0.0:1", "kafka-addr=0.0.0.0:9"}, nil, "", "", "give one or the other"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var listeners, advertised []string
+			var cfg cluster.Config
+			f := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+			f.StringVar(&cfg.KafkaAddr, "kafka-addr", "localhost:9092", "")
+			f.StringVar(&cfg.AdvertiseKafkaAddr, "advertise-kafka-addr", "", "")
+			f.StringSliceVar(&listeners, "listeners", nil, "")
+			f.StringSliceVar(&advertised, "advertised-listeners", nil, "")
+			onCLI := map[string]bool{}
+			for _, kv := range c.cli {
+				k, v, _ := strings.Cut(kv, "=")
+				if err := f.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
+				onCLI[k] = true
+			}
+			for _, kv := range c.env {
+				k, v, _ := strings.Cut(kv, "=")
+				if err := f.Set(k, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := setListeners(f, onCLI, &cfg, listeners, advertised)
+			if c.err != "" {
+				if err == nil || !strings.Contains(err.Error(), c.err) {
+					t.Fatalf("error %v, want %q", err, c.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.KafkaAddr != c.wantKafka || cluster.FormatEndpoints(cfg.Listeners) != c.wantListeners {
+				t.Errorf("kafka-addr %q listeners %q, want %q and %q", cfg.KafkaAddr, cluster.FormatEndpoints(cfg.Listeners), c.wantKafka, c.wantListeners)
+			}
+			if c.wantListeners != "" && cfg.AdvertiseKafkaAddr != "" {
+				t.Errorf("advertise-kafka-addr %q kept beside --listeners", cfg.AdvertiseKafkaAddr)
+			}
+		})
 	}
 }
