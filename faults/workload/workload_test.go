@@ -25,11 +25,14 @@ func TestWorkloadBrokerRestart(t *testing.T) {
 	const (
 		topic      = "workload"
 		partitions = 8
-		runFor     = 10 * time.Second
+		// A broker is killed at 3 s and restarted at 6 s; the rest lets
+		// the group settle again and commit on a loaded machine (CI runs
+		// packages side by side under -race).
+		runFor = 14 * time.Second
 	)
 	c := newTestCluster(t, 3)
 	brokers := c.kafkaAddrs()
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	for range 2 { // the second time finds the topic there
 		if err := workload.Setup(ctx, brokers, topic, partitions, 3); err != nil {
