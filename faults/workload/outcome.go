@@ -80,15 +80,14 @@ func producerFatal(err error) bool {
 // commitOutcome maps a partition's result of an OffsetCommit to an
 // outcome: reqErr is the request's error, code the partition's error code.
 //
-// The Fail codes are those a coordinator answers after validating the
-// request and before writing anything: cairn checks the member's
-// generation (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS,
-// FENCED_INSTANCE_ID), the topic, partition and metadata size before it
-// queues the commit. Everything else is Unknown: a request error may come
-// after the request was written, and NOT_COORDINATOR,
-// COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT and the like are also what
-// cairn answers when the metadata group's leadership is lost after the
-// commit was appended to its log, where it may yet be committed.
+// Fail only for what no attempt of the request can have written: a commit
+// refused for its bytes (metadata too large, an invalid request) or for
+// authorization. A membership error (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
+// REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID) is Unknown, like everything
+// else: franz-go retries a commit whose coordinator went away, and a new
+// coordinator, which does not know the group, refuses the retry of an
+// attempt the old one had stored. A campaign run recorded exactly that as a
+// failed commit the group then resumed from.
 func commitOutcome(reqErr error, code int16) history.Outcome {
 	if reqErr != nil {
 		return history.Unknown
@@ -96,13 +95,7 @@ func commitOutcome(reqErr error, code int16) history.Outcome {
 	switch code {
 	case 0:
 		return history.OK
-	case kerr.IllegalGeneration.Code,
-		kerr.UnknownMemberID.Code,
-		kerr.RebalanceInProgress.Code,
-		kerr.FencedInstanceID.Code,
-		kerr.StaleMemberEpoch.Code,
-		kerr.UnknownTopicOrPartition.Code,
-		kerr.OffsetMetadataTooLarge.Code,
+	case kerr.OffsetMetadataTooLarge.Code,
 		kerr.InvalidCommitOffsetSize.Code,
 		kerr.InvalidRequest.Code,
 		kerr.GroupAuthorizationFailed.Code,
