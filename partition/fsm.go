@@ -299,7 +299,7 @@ func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
 				if f.detected != nil {
 					f.detected(off, err)
 				}
-				if _, err := f.repairLocked(f.closing, off, off); err != nil {
+				if _, err := f.repairLocked(f.closing, off, off, f.log.TruncateCorrupt); err != nil {
 					return err
 				}
 				break
@@ -468,6 +468,21 @@ func (f *FSM) refill(ctx context.Context, to int64) error {
 // counter, producers, epochs) is untouched, because it already covers them.
 // The FSM applies nothing meanwhile. It reports whether anything was cut.
 func (f *FSM) repair(ctx context.Context, offset int64) (bool, error) {
+	return f.repairWith(ctx, offset, f.log.TruncateCorrupt)
+}
+
+// repairAt is repair for damage the log's own checks cannot see (a batch
+// whose CRC holds but whose leader epoch, outside the CRC, contradicts the
+// epoch history): it cuts the log at offset, a batch's base offset, and
+// refills it from peers the same way.
+func (f *FSM) repairAt(ctx context.Context, offset int64) (bool, error) {
+	return f.repairWith(ctx, offset, func(o int64) (int64, bool, error) {
+		return o, true, f.log.TruncateTo(o)
+	})
+}
+
+// repairWith is repair cutting the log with cut.
+func (f *FSM) repairWith(ctx context.Context, offset int64, cut func(int64) (int64, bool, error)) (bool, error) {
 	f.writeMu.Lock()
 	defer f.writeMu.Unlock()
 	f.mu.Lock()
@@ -476,12 +491,12 @@ func (f *FSM) repair(ctx context.Context, offset int64) (bool, error) {
 	if offset < f.log.StartOffset() || offset >= f.log.EndOffset() {
 		return false, nil // gone already: retention, or an earlier repair
 	}
-	return f.repairLocked(ctx, offset, next)
+	return f.repairLocked(ctx, offset, next, cut)
 }
 
 // repairLocked is repair with writeMu held, refilling up to to.
-func (f *FSM) repairLocked(ctx context.Context, offset, to int64) (bool, error) {
-	cut, truncated, err := f.log.TruncateCorrupt(offset)
+func (f *FSM) repairLocked(ctx context.Context, offset, to int64, cutAt func(int64) (int64, bool, error)) (bool, error) {
+	cut, truncated, err := cutAt(offset)
 	if err != nil {
 		return false, fmt.Errorf("truncate the damage at %d: %w", offset, err)
 	}

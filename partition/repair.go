@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -192,6 +193,25 @@ func (p *Partition) repaired(from, to int64) {
 	p.logger.Info("log repaired from peers", "offset", from, "end_offset", to)
 }
 
+// epochMismatch returns the base offset of the first whole batch in b whose
+// leader epoch is not the one the epoch history gives its offset (the epoch
+// of the last start at or below it), or -1. Offsets before the history are
+// not judged.
+func epochMismatch(b []byte, epochs []EpochStart) int64 {
+	for len(b) >= log.BatchHeaderSize {
+		h, err := log.ParseBatchHeader(b)
+		if err != nil || h.Size() > len(b) {
+			return -1 // Verify judged the bytes; nothing more to say here
+		}
+		i := sort.Search(len(epochs), func(i int) bool { return epochs[i].StartOffset > h.BaseOffset }) - 1
+		if i >= 0 && epochs[i].Epoch != h.PartitionLeaderEpoch {
+			return h.BaseOffset
+		}
+		b = b[h.Size():]
+	}
+	return -1
+}
+
 // DefaultScrubBytesPerSecond is the scrub's pace when Config leaves it 0.
 const DefaultScrubBytesPerSecond = 16 << 20
 
@@ -206,15 +226,35 @@ const scrubChunkBytes = 1 << 20
 func (p *Partition) scrub(ctx context.Context, rate int64) {
 	began := time.Now()
 	end := p.log.EndOffset()
-	var checked int64
+	var (
+		checked int64
+		buf     []byte
+	)
 	for off := p.log.StartOffset(); off < end; {
 		off = max(off, p.log.StartOffset()) // retention may have moved on
 		c, err := p.log.Read(off, scrubChunkBytes)
 		var next, n int64
+		bad := int64(-1)
 		if err == nil {
 			err = c.Verify()
+			if err == nil {
+				if buf, err = c.AppendTo(buf[:0]); err == nil {
+					bad = epochMismatch(buf, p.fsm.Epochs())
+				}
+			}
 			next, n = c.NextOffset(), c.Len()
 			c.Close()
+		}
+		if bad >= 0 {
+			// The CRC does not cover a batch's leader epoch: a flipped
+			// bit there passes every check of the log's own.
+			p.repairs.detected.Add(1)
+			p.logger.Warn("log damage found, repairing from peers", "offset", bad,
+				"err", "leader epoch of the batch contradicts the epoch history")
+			if _, err := p.fsm.repairAt(ctx, bad); err != nil && ctx.Err() == nil {
+				p.logger.Error("log repair failed", "offset", bad, "err", err)
+			}
+			return
 		}
 		switch {
 		case errors.Is(err, log.ErrCorrupt):
