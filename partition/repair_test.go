@@ -190,13 +190,7 @@ func TestDamagedFollowerRepairs(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
 			c, a, ref := repairCluster(t, -1)
-			var victim *replica
-			for _, r := range c.reps {
-				if !r.p.IsLeader() {
-					victim = r
-					break
-				}
-			}
+			victim := aFollower(t, c)
 			c.stop(victim)
 			d.damage(t, victim.dir)
 			c.start(victim)
@@ -220,13 +214,7 @@ func TestReplayRepairsDamage(t *testing.T) {
 	for _, d := range damages {
 		t.Run(d.name, func(t *testing.T) {
 			c, a, ref := unsnapshotted(t, -1)
-			var victim *replica
-			for _, r := range c.reps {
-				if !r.p.IsLeader() {
-					victim = r
-					break
-				}
-			}
+			victim := aFollower(t, c)
 			c.stop(victim)
 			d.damage(t, victim.dir)
 			c.start(victim)
@@ -306,29 +294,11 @@ func waitLeads(t *testing.T, c *cluster, r *replica, leads bool, timeout time.Du
 // scrub after Open finds it and the replica repairs it unasked.
 func TestScrubFindsAndRepairsDamage(t *testing.T) {
 	c, a, ref := repairCluster(t, 64<<20)
-	var victim *replica
-	for _, r := range c.reps {
-		if !r.p.IsLeader() {
-			victim = r
-			break
-		}
-	}
+	victim := aFollower(t, c)
 	c.stop(victim)
 	damages[0].damage(t, victim.dir)
 	c.start(victim)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	for {
-		settled := victim.p.repairs.settled()
-		if victim.p.RepairStats().Repaired > 0 {
-			break
-		}
-		select {
-		case <-settled:
-		case <-ctx.Done():
-			t.Fatalf("the scrub repaired nothing: %+v", victim.p.RepairStats())
-		}
-	}
+	waitRepaired(t, victim)
 	st := victim.p.RepairStats()
 	t.Logf("stats %+v", st)
 	if st.Detected != 1 || st.ScrubbedBytes == 0 {
@@ -346,13 +316,7 @@ func TestScrubFindsAndRepairsDamage(t *testing.T) {
 // replica serving such a batch.
 func TestScrubFindsFlippedEpoch(t *testing.T) {
 	c, a, ref := repairCluster(t, 64<<20)
-	var victim *replica
-	for _, r := range c.reps {
-		if !r.p.IsLeader() {
-			victim = r
-			break
-		}
-	}
+	victim := aFollower(t, c)
 	c.stop(victim)
 	seg := segmentFiles(t, victim.dir)[1]
 	f, err := os.OpenFile(seg, os.O_RDWR, 0)
@@ -371,22 +335,38 @@ func TestScrubFindsFlippedEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.start(victim)
-	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
-	defer cancel()
-	for {
-		settled := victim.p.repairs.settled()
-		if victim.p.RepairStats().Repaired > 0 {
-			break
-		}
-		select {
-		case <-settled:
-		case <-ctx.Done():
-			t.Fatalf("the scrub repaired nothing: %+v", victim.p.RepairStats())
-		case <-time.After(50 * time.Millisecond): // repairAt runs on the scrub's goroutine
-		}
-	}
+	waitRepaired(t, victim)
 	if st := victim.p.RepairStats(); st.Detected != 1 {
 		t.Fatalf("repair stats %+v: want one detection", st)
 	}
 	afterRepair(t, c, a, victim, ref)
+}
+
+// aFollower returns a replica that does not lead.
+func aFollower(t *testing.T, c *cluster) *replica {
+	t.Helper()
+	for _, r := range c.reps {
+		if !r.p.IsLeader() {
+			return r
+		}
+	}
+	t.Fatal("no follower")
+	return nil
+}
+
+// waitRepaired waits until r completed a repair; the scrub repairs an
+// epoch mismatch on its own goroutine, without the repairer's signal, so
+// this also re-checks every 50 ms.
+func waitRepaired(t *testing.T, r *replica) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	for r.p.RepairStats().Repaired == 0 {
+		select {
+		case <-r.p.repairs.settled():
+		case <-ctx.Done():
+			t.Fatalf("the scrub repaired nothing: %+v", r.p.RepairStats())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
