@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cairnlog/cairn/consumer"
+	"github.com/cairnlog/cairn/internal/broadcast"
 	"github.com/cairnlog/cairn/kafka"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
@@ -42,7 +43,7 @@ type Broker struct {
 
 	// metaLeader is notified on every change of this broker's metadata
 	// leadership.
-	metaLeader *signal
+	metaLeader *broadcast.Signal
 
 	// kafkaListeners are the advertised addresses of the Kafka listeners,
 	// in Config order; kafkaLns their bound listeners (none without a
@@ -90,7 +91,7 @@ func Start(cfg Config) (b *Broker, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b = &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: newSignal(), ctx: ctx, cancel: cancel}
+	b = &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: broadcast.New(), ctx: ctx, cancel: cancel}
 	// Every error return below sets the named result b to nil: close what
 	// was started through a copy of the pointer.
 	started := b
@@ -129,7 +130,7 @@ func Start(cfg Config) (b *Broker, err error) {
 			if isLeader {
 				b.logger.Info("metadata leadership gained", "term", term)
 			}
-			b.metaLeader.notify()
+			b.metaLeader.Notify()
 		},
 	})
 	if err != nil {

@@ -31,7 +31,7 @@ func (b *Broker) runController(ctx context.Context) {
 	tick := time.NewTicker(b.cfg.ReconcileEvery)
 	defer tick.Stop()
 	for {
-		memCh, leadCh := b.members.changed.c(), b.metaLeader.c()
+		memCh, leadCh := b.members.changed.C(), b.metaLeader.C()
 		_, metaCh := b.meta.fsm.watch()
 		if b.meta.group.IsLeader() && !b.stopping.Load() {
 			b.controllerPass(ctx)

@@ -165,7 +165,7 @@ func (b *Broker) runGroups(ctx context.Context) {
 		}
 	}()
 	for {
-		ch := b.metaLeader.c()
+		ch := b.metaLeader.C()
 		leading := b.meta.group.IsLeader() && !b.stopping.Load()
 		switch cur := b.groups.Load(); {
 		case leading && cur == nil:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/memberlist"
+
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 // Membership is gossip (hashicorp/memberlist): every broker is a member named
@@ -41,7 +43,7 @@ type membership struct {
 	ml      *memberlist.Memberlist
 	meta    []byte
 	logger  *slog.Logger
-	changed *signal
+	changed *broadcast.Signal
 	mu      struct {
 		sync.Mutex
 		alive map[int32]member
@@ -62,7 +64,7 @@ func startMembership(bindAddr string, meta memberMeta, probe time.Duration, logg
 	if host == "localhost" {
 		host = "127.0.0.1"
 	}
-	m := &membership{logger: logger, changed: newSignal()}
+	m := &membership{logger: logger, changed: broadcast.New()}
 	m.mu.alive = map[int32]member{}
 	m.meta, err = json.Marshal(meta)
 	if err != nil || len(m.meta) > memberlist.MetaMaxSize {
@@ -173,7 +175,7 @@ func (m *membership) update(n *memberlist.Node, alive bool) {
 	}
 	m.mu.Unlock()
 	m.logger.Debug("gossip member changed", "node", meta.ID, "alive", alive)
-	m.changed.notify()
+	m.changed.Notify()
 }
 
 // memberlistLog bridges memberlist's standard-library log lines ("[WARN]
@@ -198,25 +200,4 @@ func (w *memberlistLog) Write(p []byte) (int, error) {
 		w.logger.Log(context.Background(), lvl, "gossip", "msg", line)
 	}
 	return len(p), nil
-}
-
-// signal is a broadcast: waiters re-check their condition on every notify.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-func (s *signal) notify() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *signal) c() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
 }

@@ -43,7 +43,7 @@ func (rm *replicaManager) startReassign(ctx context.Context, lr *localReplica, w
 			rm.mu.Lock()
 			delete(rm.mu.reassigning, lr.group)
 			rm.mu.Unlock()
-			rm.changed.notify() // look again: a step may remain
+			rm.changed.Notify() // look again: a step may remain
 		}()
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()

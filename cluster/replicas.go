@@ -16,6 +16,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/internal/broadcast"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
@@ -82,7 +83,7 @@ type assignment struct {
 
 type replicaManager struct {
 	b       *Broker
-	changed *signal // a local leadership changed: report it soon
+	changed *broadcast.Signal // a local leadership changed: report it soon
 	wg      sync.WaitGroup
 	mu      struct {
 		sync.Mutex
@@ -96,7 +97,7 @@ type replicaManager struct {
 }
 
 func newReplicaManager(b *Broker) *replicaManager {
-	rm := &replicaManager{b: b, changed: newSignal()}
+	rm := &replicaManager{b: b, changed: broadcast.New()}
 	rm.mu.byTP = map[TopicPartition]*localReplica{}
 	rm.mu.byGroup = map[string]*localReplica{}
 	rm.mu.reassigning = map[string]bool{}
@@ -138,7 +139,7 @@ func (rm *replicaManager) run(ctx context.Context) {
 	defer retention.Stop()
 	for {
 		_, metaCh := b.meta.fsm.watch()
-		leadCh, localCh := b.metaLeader.c(), rm.changed.c()
+		leadCh, localCh := b.metaLeader.C(), rm.changed.C()
 		rm.reconcile(ctx)
 		select {
 		case <-metaCh:
@@ -276,7 +277,7 @@ func (rm *replicaManager) open(ctx context.Context, w assignment, addrs map[int3
 		},
 		OnLeadershipChange: func(isLeader bool, epoch int32) {
 			b.metrics.leadershipChanges.Inc()
-			rm.changed.notify()
+			rm.changed.Notify()
 		},
 	})
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/raft"
 
 	"github.com/cairnlog/cairn/consumer"
+	"github.com/cairnlog/cairn/internal/broadcast"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/partition"
 	"github.com/cairnlog/cairn/replication"
@@ -39,27 +40,6 @@ func testLogger() *slog.Logger {
 	return slog.New(slog.DiscardHandler)
 }
 
-// signal is a broadcast: waiters re-check their condition on every notify.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-func (s *signal) notify() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *signal) c() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
 // testBroker is a one-broker Backend: topics in a map, every partition a
 // real single-replica partition.Partition on one replication.Node, served by
 // a real wire.Server on loopback.
@@ -71,7 +51,7 @@ type testBroker struct {
 	server  *wire.Server
 	addr    string // the Kafka listener, host:port
 	port    int32
-	leaders *signal // any partition's leadership changed
+	leaders *broadcast.Signal // any partition's leadership changed
 	pids    atomic.Int64
 	seq     atomic.Int64 // directory suffixes: a recreated topic never reuses a directory
 
@@ -96,7 +76,7 @@ type testTopic struct {
 // startBroker starts a broker with cfg and returns it; t.Cleanup stops it.
 func startBroker(t testing.TB, cfg Config) *testBroker {
 	t.Helper()
-	b := &testBroker{t: t, dir: t.TempDir(), leaders: newSignal(), offsets: newCheckedStore(t)}
+	b := &testBroker{t: t, dir: t.TempDir(), leaders: broadcast.New(), offsets: newCheckedStore(t)}
 	b.mu.topics = map[string]*testTopic{}
 	b.mu.groups = consumer.New(testGroupConfig(), b.offsets)
 	node, err := replication.NewNode(replication.NodeConfig{ID: "1", BindAddr: "127.0.0.1:0", Logger: testLogger()})
@@ -287,7 +267,7 @@ func (b *testBroker) openPartitions(ctx context.Context, topic string, from, to 
 			Log:                lc,
 			Raft:               replication.GroupConfig{Timing: fastTiming, SnapshotThreshold: 1 << 30, SnapshotInterval: time.Hour},
 			Logger:             testLogger(),
-			OnLeadershipChange: func(bool, int32) { b.leaders.notify() },
+			OnLeadershipChange: func(bool, int32) { b.leaders.Notify() },
 		})
 		if err != nil {
 			return fail(err)
@@ -299,7 +279,7 @@ func (b *testBroker) openPartitions(ctx context.Context, topic string, from, to 
 	}
 	for _, p := range parts {
 		for {
-			ch := b.leaders.c()
+			ch := b.leaders.C()
 			if p.Group().LeaderReady() { // the handlers serve it from then on
 				break
 			}

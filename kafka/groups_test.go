@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/cairnlog/cairn/consumer"
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 // checkedStore is the test broker's OffsetStore: a MemoryStore that fails
@@ -97,7 +98,7 @@ type groupRecords struct {
 	t      testing.TB
 	topic  string
 	parts  int
-	signal *signal
+	signal *broadcast.Signal
 	mu     struct {
 		sync.Mutex
 		seen    map[int]int                // record index -> times consumed
@@ -109,7 +110,7 @@ type groupRecords struct {
 }
 
 func newGroupRecords(t testing.TB, topic string, parts int) *groupRecords {
-	g := &groupRecords{t: t, topic: topic, parts: parts, signal: newSignal()}
+	g := &groupRecords{t: t, topic: topic, parts: parts, signal: broadcast.New()}
 	g.mu.seen = map[int]int{}
 	g.mu.owned = map[string]map[int32]bool{}
 	g.mu.assigns = map[string]int{}
@@ -134,7 +135,7 @@ func (g *groupRecords) record(member string, r *kgo.Record) {
 		g.mu.first[member][r.Partition] = r.Offset
 	}
 	g.mu.Unlock()
-	g.signal.notify()
+	g.signal.Notify()
 }
 
 func (g *groupRecords) own(member string, parts map[string][]int32, owned bool) {
@@ -153,7 +154,7 @@ func (g *groupRecords) own(member string, parts map[string][]int32, owned bool) 
 		}
 	}
 	g.mu.Unlock()
-	g.signal.notify()
+	g.signal.Notify()
 }
 
 // waitFor waits until cond (called with g.mu held) holds.
@@ -161,7 +162,7 @@ func (g *groupRecords) waitFor(what string, cond func() bool) {
 	g.t.Helper()
 	deadline := time.After(testDeadline)
 	for {
-		ch := g.signal.c()
+		ch := g.signal.C()
 		g.mu.Lock()
 		ok, errs := cond(), g.mu.errors
 		g.mu.Unlock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/internal/broadcast"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/replication"
 )
@@ -37,14 +38,14 @@ func benchPartitions(b *testing.B, partitions int) []*Partition {
 	for _, n := range nodes {
 		servers = append(servers, replication.Voter(n.ID(), n.Addr()))
 	}
-	changed := newSignal()
+	changed := broadcast.New()
 	all := make([][]*Partition, partitions)
 	for i := range partitions {
 		id := fmt.Sprintf("bench-%d", i)
 		for _, n := range nodes {
 			p, err := Open(n, Config{
 				ID: id, Dir: filepath.Join(dir, n.ID(), id), Logger: testLogger(b),
-				OnLeadershipChange: func(bool, int32) { changed.notify() },
+				OnLeadershipChange: func(bool, int32) { changed.Notify() },
 			})
 			if err != nil {
 				b.Fatal(err)
@@ -61,7 +62,7 @@ func benchPartitions(b *testing.B, partitions int) []*Partition {
 	defer deadline.Stop()
 	for i, ps := range all {
 		for leaders[i] == nil {
-			ch := changed.c()
+			ch := changed.C()
 			for _, p := range ps {
 				if p.IsLeader() {
 					leaders[i] = p

@@ -14,6 +14,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/cairnlog/cairn/internal/broadcast"
 	"github.com/cairnlog/cairn/log"
 	"github.com/cairnlog/cairn/replication"
 )
@@ -24,27 +25,6 @@ var fastTiming = replication.Timing{
 	ElectionTimeout:    300 * time.Millisecond,
 	LeaderLeaseTimeout: 150 * time.Millisecond,
 	CommitTimeout:      20 * time.Millisecond,
-}
-
-// signal is a broadcast: waiters re-check their condition on every notify.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-func (s *signal) notify() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *signal) c() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
 }
 
 func testLogger(t testing.TB) *slog.Logger {
@@ -67,7 +47,7 @@ type replica struct {
 type cluster struct {
 	t       testing.TB
 	reps    []*replica
-	changed *signal // leadership changes
+	changed *broadcast.Signal // leadership changes
 	tweak   func(*Config)
 	// mu guards the replicas' p fields: producers read them while a test
 	// stops and starts replicas.
@@ -101,7 +81,7 @@ func (c *cluster) running() []*Partition {
 
 func newCluster(t testing.TB, n int, tweak func(*Config)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, changed: newSignal(), tweak: tweak}
+	c := &cluster{t: t, changed: broadcast.New(), tweak: tweak}
 	root := t.TempDir()
 	for i := range n {
 		r := &replica{id: fmt.Sprintf("n%d", i+1), dir: filepath.Join(root, fmt.Sprintf("n%d", i+1), "orders-0"), addr: "127.0.0.1:0"}
@@ -133,7 +113,7 @@ func (c *cluster) config(r *replica) Config {
 		Raft:   replication.GroupConfig{Timing: fastTiming, SnapshotThreshold: 1 << 30, SnapshotInterval: time.Hour},
 		Logger: testLogger(c.t).With("node", r.id),
 		OnLeadershipChange: func(bool, int32) {
-			c.changed.notify()
+			c.changed.Notify()
 		},
 		// A snapshot restored at start-up that is ahead of the log is
 		// completed from these.
@@ -231,7 +211,7 @@ func (c *cluster) leader(timeout time.Duration) *replica {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		ch := c.changed.c()
+		ch := c.changed.C()
 		if r := c.leading(); r != nil {
 			return r
 		}
@@ -257,7 +237,7 @@ func idemBatch(pid int64, epoch int16, seq int32) []byte {
 func (c *cluster) produce(ctx context.Context, b []byte) (AppendResult, error) {
 	for {
 		var leader *Partition
-		ch := c.changed.c()
+		ch := c.changed.C()
 		for _, p := range c.running() {
 			if p.IsLeader() {
 				leader = p

@@ -278,7 +278,7 @@ func waitLeads(t *testing.T, c *cluster, r *replica, leads bool, timeout time.Du
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
-		ch := c.changed.c()
+		ch := c.changed.C()
 		if r.p.IsLeader() == leads {
 			return
 		}

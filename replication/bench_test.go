@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 // noopFSM applies nothing: the benchmarks measure replication alone.
@@ -46,7 +48,7 @@ func benchCluster(b *testing.B, groups int, timing Timing) []*Group {
 		b.Cleanup(func() { _ = n.Close() })
 		nodes[i] = n
 	}
-	sig := newSignal()
+	sig := broadcast.New()
 	dir := b.TempDir()
 	var servers []raft.Server
 	for _, n := range nodes {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 func TestGroupApplyAndNotLeader(t *testing.T) {
@@ -390,7 +392,7 @@ func (f *batchFSM) ApplyBatch(logs []*raft.Log) []any {
 func TestGroupBatchingFSM(t *testing.T) {
 	checkNoLeaks(t)
 	n := testNode(t, "solo")
-	sig := newSignal()
+	sig := broadcast.New()
 	fsm := &batchFSM{kvFSM: newKVFSM(sig)}
 	g, err := n.OpenGroup(GroupConfig{ID: "solo", Dir: t.TempDir(), FSM: fsm, Timing: fastTiming,
 		OnLeadershipChange: func(bool, uint64) { sig.Notify() }})
@@ -418,7 +420,7 @@ func TestGroupBatchingFSM(t *testing.T) {
 }
 
 func TestGroupConfigValidate(t *testing.T) {
-	fsm := newKVFSM(newSignal())
+	fsm := newKVFSM(broadcast.New())
 	for _, tc := range []struct {
 		name string
 		cfg  GroupConfig
@@ -516,7 +518,7 @@ func (f *restoreGate) Restore(rc io.ReadCloser) error {
 func TestGroupNotVisibleUntilOpen(t *testing.T) {
 	dir := t.TempDir()
 	a, b := testNode(t, "a"), testNode(t, "b")
-	sig := newSignal()
+	sig := broadcast.New()
 	cfg := GroupConfig{ID: "g", Dir: filepath.Join(dir, "g"), FSM: newKVFSM(sig), Timing: fastTiming,
 		OnLeadershipChange: func(bool, uint64) { sig.Notify() }}
 	g, err := a.OpenGroup(cfg)

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 // fastTiming keeps elections and failovers short in tests.
@@ -26,30 +28,9 @@ var fastTiming = Timing{
 	CommitTimeout:      20 * time.Millisecond,
 }
 
-// signal is a broadcast: waiters re-check their condition on every Notify.
-type signal struct {
-	mu sync.Mutex
-	ch chan struct{}
-}
-
-func newSignal() *signal { return &signal{ch: make(chan struct{})} }
-
-func (s *signal) Notify() {
-	s.mu.Lock()
-	close(s.ch)
-	s.ch = make(chan struct{})
-	s.mu.Unlock()
-}
-
-func (s *signal) C() <-chan struct{} {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.ch
-}
-
 // waitFor waits until cond holds, re-checking it whenever sig fires, and fails
 // the test after timeout.
-func waitFor(t testing.TB, sig *signal, timeout time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, sig *broadcast.Signal, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
@@ -85,7 +66,7 @@ func waitPoll(t testing.TB, timeout time.Duration, what string, cond func() bool
 // kvFSM is a test state machine: commands "k=v" set keys; Apply returns the
 // number of commands applied so far. Every apply and restore fires sig.
 type kvFSM struct {
-	sig *signal
+	sig *broadcast.Signal
 
 	mu       sync.Mutex
 	kv       map[string]string
@@ -94,7 +75,7 @@ type kvFSM struct {
 	restores int
 }
 
-func newKVFSM(sig *signal) *kvFSM { return &kvFSM{sig: sig, kv: map[string]string{}} }
+func newKVFSM(sig *broadcast.Signal) *kvFSM { return &kvFSM{sig: sig, kv: map[string]string{}} }
 
 func (f *kvFSM) Apply(l *raft.Log) any {
 	f.mu.Lock()
@@ -247,7 +228,7 @@ type member struct {
 // testCluster is one group replicated on several nodes.
 type testCluster struct {
 	t       testing.TB
-	sig     *signal // fires on any FSM apply or leadership change
+	sig     *broadcast.Signal // fires on any FSM apply or leadership change
 	groupID string
 	members []*member
 	timing  Timing
@@ -256,7 +237,7 @@ type testCluster struct {
 
 func newTestCluster(t testing.TB, nodes int, groupID string, tweak func(*member, *GroupConfig)) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, sig: newSignal(), groupID: groupID, timing: fastTiming, tweak: tweak}
+	c := &testCluster{t: t, sig: broadcast.New(), groupID: groupID, timing: fastTiming, tweak: tweak}
 	for i := range nodes {
 		n := testNode(t, fmt.Sprintf("n%d", i+1))
 		c.members = append(c.members, &member{node: n, dir: filepath.Join(t.TempDir(), groupID)})

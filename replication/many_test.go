@@ -9,11 +9,13 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/cairnlog/cairn/internal/broadcast"
 )
 
 // manyGroups opens groups g000..g(n-1) on every node, bootstraps them with all
 // nodes as voters, and returns the members per group (in node order).
-func manyGroups(t testing.TB, nodes []*Node, n int, timing Timing, sig *signal) [][]*member {
+func manyGroups(t testing.TB, nodes []*Node, n int, timing Timing, sig *broadcast.Signal) [][]*member {
 	t.Helper()
 	dir := t.TempDir()
 	var servers []raft.Server
@@ -61,7 +63,7 @@ func TestManyGroupsOneListener(t *testing.T) {
 	if got := listeningSockets(t) - listenBefore; got != len(nodes) {
 		t.Fatalf("%d listening sockets for %d nodes", got, len(nodes))
 	}
-	sig := newSignal()
+	sig := broadcast.New()
 	timing := Timing{HeartbeatTimeout: time.Second, ElectionTimeout: time.Second,
 		LeaderLeaseTimeout: 500 * time.Millisecond, CommitTimeout: 100 * time.Millisecond}
 	gs := manyGroups(t, nodes, groups, timing, sig)
