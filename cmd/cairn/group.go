@@ -377,20 +377,13 @@ func groupDeleteCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return kafkaErr(a.ctx, "delete groups", err)
 			}
-			var results []statusResult
-			var failed []error
-			for _, name := range groups {
+			return reportStatuses(cmd, a, asJSON, "GROUP", "delete group", groups, func(name string) error {
 				r, ok := resps[name]
-				err := r.Err
 				if !ok {
-					err = errors.New("not returned by the broker")
+					return errNotReturned
 				}
-				results, failed = addStatus(a, results, failed, "delete group", name, errMessage(err, r.ErrMessage))
-			}
-			if err := printStatuses(cmd, asJSON, "GROUP", results); err != nil {
-				return err
-			}
-			return firstOf(failed, len(groups))
+				return errMessage(r.Err, r.ErrMessage)
+			})
 		}),
 	}
 }

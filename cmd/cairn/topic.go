@@ -77,7 +77,7 @@ func topicCreateCommand(g *globalFlags) *cobra.Command {
 			for _, name := range names {
 				r, ok := resps[name]
 				if !ok {
-					r.Err = errors.New("not returned by the broker")
+					r.Err = errNotReturned
 				}
 				res := result{Topic: name, Partitions: r.NumPartitions, Replicas: r.ReplicationFactor}
 				if r.Err != nil {
@@ -88,21 +88,16 @@ func topicCreateCommand(g *globalFlags) *cobra.Command {
 				results = append(results, res)
 			}
 			if asJSON {
-				if err := writeJSON(cmd.OutOrStdout(), results); err != nil {
-					return err
-				}
+				err = writeJSON(cmd.OutOrStdout(), results)
 			} else {
-				t := newTable(cmd.OutOrStdout(), "TOPIC", "STATUS")
-				for _, r := range results {
-					status := "OK"
-					if r.Error != "" {
-						status = r.Error
-					}
-					t.row(r.Topic, status)
+				statuses := make([]statusResult, len(results))
+				for i, r := range results {
+					statuses[i] = statusResult{Name: r.Topic, Error: r.Error}
 				}
-				if err := t.flush(); err != nil {
-					return err
-				}
+				err = printStatusTable(cmd, "TOPIC", statuses)
+			}
+			if err != nil {
+				return err
 			}
 			return firstOf(failed, len(names))
 		},
@@ -129,6 +124,9 @@ func errMessage(err error, msg string) error {
 	}
 	return fmt.Errorf("%w (%s)", err, msg)
 }
+
+// errNotReturned is a multi-object request's answer that left an object out.
+var errNotReturned = errors.New("not returned by the broker")
 
 // firstOf returns nil for no failures, else the first failure with a count of
 // the others out of total.
@@ -241,7 +239,7 @@ func describeTopics(a *admin, names []string) ([]topicDescription, error) {
 		if td, ok := tds[name]; !ok || td.Err != nil {
 			err := td.Err
 			if !ok {
-				err = errors.New("not returned by the broker")
+				err = errNotReturned
 			}
 			return nil, kafkaErr(a.ctx, "topic "+name, err)
 		}
@@ -347,20 +345,13 @@ func topicDeleteCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return kafkaErr(a.ctx, "delete topics", err)
 			}
-			var results []statusResult
-			var failed []error
-			for _, name := range names {
+			return reportStatuses(cmd, a, asJSON, "TOPIC", "delete topic", names, func(name string) error {
 				r, ok := resps[name]
-				err := r.Err
 				if !ok {
-					err = errors.New("not returned by the broker")
+					return errNotReturned
 				}
-				results, failed = addStatus(a, results, failed, "delete topic", name, errMessage(err, r.ErrMessage))
-			}
-			if err := printStatuses(cmd, asJSON, "TOPIC", results); err != nil {
-				return err
-			}
-			return firstOf(failed, len(names))
+				return errMessage(r.Err, r.ErrMessage)
+			})
 		}),
 	}
 	return cmd
@@ -372,19 +363,34 @@ type statusResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-func addStatus(a *admin, results []statusResult, failed []error, what, name string, err error) ([]statusResult, []error) {
-	r := statusResult{Name: name}
-	if err != nil {
-		r.Error = err.Error()
-		failed = append(failed, kafkaErr(a.ctx, what+" "+name, err))
+// reportStatuses prints one STATUS row per name (column heads the names),
+// outcome(name) being that object's result, and returns the failures as
+// firstOf does; what names the action in an error ("delete topic").
+func reportStatuses(cmd *cobra.Command, a *admin, asJSON bool, column, what string, names []string, outcome func(name string) error) error {
+	results := make([]statusResult, 0, len(names))
+	var failed []error
+	for _, name := range names {
+		r := statusResult{Name: name}
+		if err := outcome(name); err != nil {
+			r.Error = err.Error()
+			failed = append(failed, kafkaErr(a.ctx, what+" "+name, err))
+		}
+		results = append(results, r)
 	}
-	return append(results, r), failed
+	var err error
+	if asJSON {
+		err = writeJSON(cmd.OutOrStdout(), results)
+	} else {
+		err = printStatusTable(cmd, column, results)
+	}
+	if err != nil {
+		return err
+	}
+	return firstOf(failed, len(names))
 }
 
-func printStatuses(cmd *cobra.Command, asJSON bool, column string, results []statusResult) error {
-	if asJSON {
-		return writeJSON(cmd.OutOrStdout(), results)
-	}
+// printStatusTable prints a row per result: its name, then OK or its error.
+func printStatusTable(cmd *cobra.Command, column string, results []statusResult) error {
 	t := newTable(cmd.OutOrStdout(), column, "STATUS")
 	for _, r := range results {
 		status := "OK"
@@ -436,21 +442,14 @@ func topicAlterConfigCommand(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return kafkaErr(a.ctx, "alter topic configs", err)
 			}
-			var results []statusResult
-			var failed []error
-			for _, name := range names {
-				err := errors.New("not returned by the broker")
+			return reportStatuses(cmd, a, asJSON, "TOPIC", "alter configs of", names, func(name string) error {
 				for _, r := range resps {
 					if r.Name == name {
-						err = errMessage(r.Err, r.ErrMessage)
+						return errMessage(r.Err, r.ErrMessage)
 					}
 				}
-				results, failed = addStatus(a, results, failed, "alter configs of", name, err)
-			}
-			if err := printStatuses(cmd, asJSON, "TOPIC", results); err != nil {
-				return err
-			}
-			return firstOf(failed, len(names))
+				return errNotReturned
+			})
 		},
 	}
 	cmd.Flags().StringArrayVar(&sets, "set", nil, "config key=value to set (repeatable)")
@@ -484,21 +483,13 @@ some changes which partition a key maps to.`,
 			if err != nil {
 				return kafkaErr(a.ctx, "add partitions", err)
 			}
-			var results []statusResult
-			var failed []error
-			for _, name := range names {
+			return reportStatuses(cmd, a, asJSON, "TOPIC", "add partitions to", names, func(name string) error {
 				r, ok := resps[name]
-				err := r.Err
 				if !ok {
-					err = errors.New("not returned by the broker")
+					return errNotReturned
 				}
-				err = errMessage(err, r.ErrMessage)
-				results, failed = addStatus(a, results, failed, "add partitions to", name, err)
-			}
-			if err := printStatuses(cmd, asJSON, "TOPIC", results); err != nil {
-				return err
-			}
-			return firstOf(failed, len(names))
+				return errMessage(r.Err, r.ErrMessage)
+			})
 		},
 	}
 	cmd.Flags().IntVarP(&total, "num", "n", 0, "the total number of partitions wanted")
