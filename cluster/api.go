@@ -53,9 +53,10 @@ type PartitionInfo struct {
 	Leader      int32
 	LeaderEpoch int32
 	Replicas    []int32
-	// ISR is Replicas: a replica of a Raft group is either a voter or on its
-	// way out, and the leader does not publish follower lag yet.
-	// TODO(issue 4): report the voters that are caught up.
+	// ISR are the replicas caught up with the leader within ReplicaLagMax,
+	// the leader first among them when it is first in Replicas (see
+	// isr.go): live for a partition led here, else what its leader last
+	// reported.
 	ISR []int32
 	// Target is the reassignment target, nil when none is in progress.
 	Target []int32
@@ -136,10 +137,11 @@ func (b *Broker) Topic(name string) (TopicInfo, bool) {
 func (b *Broker) topicInfo(t TopicRecord) TopicInfo {
 	ti := TopicInfo{Name: t.Name, ID: t.ID, Configs: t.Configs, Partitions: make([]PartitionInfo, len(t.Partitions))}
 	for i, p := range t.Partitions {
-		pi := PartitionInfo{Index: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: slices.Clone(p.Replicas), Target: p.Target}
+		pi := PartitionInfo{Index: int32(i), Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, Replicas: p.Replicas, ISR: isrOf(p), Target: p.Target}
 		if lr := b.replicas.get(TopicPartition{t.Name, int32(i)}); lr != nil && lr.topicID == t.ID {
 			if lr.p.IsLeader() {
 				pi.Leader, pi.LeaderEpoch = b.id, lr.p.LeaderEpoch()
+				pi.ISR = b.replicas.ledISR(lr, pi.LeaderEpoch, p)
 			} else if id, _ := lr.p.Leader(); id != "" {
 				if n, err := strconv.ParseInt(id, 10, 32); err == nil && lr.p.LeaderEpoch() >= pi.LeaderEpoch {
 					pi.Leader, pi.LeaderEpoch = int32(n), lr.p.LeaderEpoch()

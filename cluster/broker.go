@@ -118,6 +118,7 @@ func Start(cfg Config) (b *Broker, err error) {
 	b.metrics = newBrokerMetrics(b)
 	partition.ServeReads(b.node, b.replicas.lookupGroup)
 	b.node.Handle(rpcReplicaStatus, b.replicas.serveStatus)
+	b.node.Handle(rpcReplicaIndexes, b.replicas.serveIndexes)
 
 	fsm := newMetaFSM(b.logger)
 	group, err := b.node.OpenGroup(replication.GroupConfig{
@@ -192,6 +193,7 @@ func Start(cfg Config) (b *Broker, err error) {
 	b.wg.Go(func() { b.runController(ctx) })
 	b.wg.Go(func() { b.runGroups(ctx) })
 	b.wg.Go(func() { b.replicas.run(ctx) })
+	b.wg.Go(func() { b.replicas.runISR(ctx) })
 
 	if cfg.HTTPAddr != "-" {
 		b.httpLn, err = net.Listen("tcp", cfg.HTTPAddr)

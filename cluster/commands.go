@@ -104,6 +104,8 @@ type leaderUpdate struct {
 	Partition int32  `json:"partition"`
 	Leader    int32  `json:"leader"`
 	Epoch     int32  `json:"epoch"`
+	// ISR is the leader's in-sync replicas; nil before it knows them.
+	ISR []int32 `json:"isr,omitempty"`
 }
 
 type cmdLeadersBody struct {
@@ -269,7 +271,7 @@ func (s *metaState) apply(c command) cmdResult {
 			if p == nil || u.Epoch < p.LeaderEpoch {
 				continue // stale: a newer leader reported already, or the topic is gone
 			}
-			p.Leader, p.LeaderEpoch = u.Leader, u.Epoch
+			p.Leader, p.LeaderEpoch, p.ISR = u.Leader, u.Epoch, u.ISR
 		}
 	case *cmdReassignBody:
 		err = s.reassign(body)

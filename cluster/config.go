@@ -26,6 +26,11 @@ const (
 	DefaultProducerIDBlock  = 1000
 	DefaultMetadataVoters   = 3
 	DefaultShutdownTransfer = 10 * time.Second
+	// DefaultReplicaLagMax is shorter than Kafka's replica.lag.time.max.ms
+	// (30 s): a Raft leader pushes entries to its followers, so a healthy
+	// one is caught up within the commit timeout.
+	DefaultReplicaLagMax      = 10 * time.Second
+	DefaultReplicaStatusEvery = time.Second
 )
 
 // Config configures a Broker. Only cmd/cairn fills it from flags, the
@@ -94,6 +99,12 @@ type Config struct {
 	// RetentionEvery is how often local logs apply retention and roll by age.
 	// Default DefaultRetentionEvery.
 	RetentionEvery time.Duration
+	// ReplicaLagMax is how long a follower stays in its partition's ISR
+	// without catching up with its leader (Kafka's
+	// replica.lag.time.max.ms); ReplicaStatusEvery how often leaders ask.
+	// Defaults DefaultReplicaLagMax and DefaultReplicaStatusEvery.
+	ReplicaLagMax      time.Duration
+	ReplicaStatusEvery time.Duration
 	// MetadataVoters is the number of metadata voters with fewer than five
 	// brokers; five brokers or more get five. Default DefaultMetadataVoters.
 	MetadataVoters int
@@ -137,6 +148,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.RetentionEvery == 0 {
 		c.RetentionEvery = DefaultRetentionEvery
+	}
+	if c.ReplicaLagMax == 0 {
+		c.ReplicaLagMax = DefaultReplicaLagMax
+	}
+	if c.ReplicaStatusEvery == 0 {
+		c.ReplicaStatusEvery = DefaultReplicaStatusEvery
 	}
 	if c.MetadataVoters == 0 {
 		c.MetadataVoters = DefaultMetadataVoters

@@ -40,8 +40,9 @@ type testCluster struct {
 	// that a restart reuses them (they are its Raft server address).
 	brokers map[int32]*Broker
 	cfgs    map[int32]Config
-	seed    string // gossip address of broker 1
-	kafka   bool   // brokers serve Kafka (package kafka) on loopback ports
+	seed    string        // gossip address of broker 1
+	kafka   bool          // brokers serve Kafka (package kafka) on loopback ports
+	tune    func(*Config) // when set, adjusts every broker's config
 }
 
 func newTestCluster(t testing.TB, n int) *testCluster {
@@ -57,7 +58,13 @@ func newKafkaCluster(t testing.TB, n int) *testCluster {
 
 func newCluster(t testing.TB, n int, withKafka bool) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, root: t.TempDir(), brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}, kafka: withKafka}
+	return newTunedCluster(t, n, withKafka, nil)
+}
+
+// newTunedCluster is newCluster with tune applied to every broker's config.
+func newTunedCluster(t testing.TB, n int, withKafka bool, tune func(*Config)) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, root: t.TempDir(), brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}, kafka: withKafka, tune: tune}
 	t.Cleanup(c.closeAll)
 	for id := int32(1); id <= int32(n); id++ {
 		c.add(id)
@@ -90,6 +97,9 @@ func (c *testCluster) config(id int32) Config {
 		// Short session timeouts and no initial rebalance delay keep group
 		// tests fast.
 		cfg.Groups = consumer.Config{MinSessionTimeout: 500 * time.Millisecond, InitialRebalanceDelay: -1}
+	}
+	if c.tune != nil {
+		c.tune(&cfg)
 	}
 	return cfg
 }

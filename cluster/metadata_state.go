@@ -104,6 +104,9 @@ type PartitionRecord struct {
 	// and 0 until then. Epochs never go back.
 	Leader      int32 `json:"leader"`
 	LeaderEpoch int32 `json:"leader_epoch"`
+	// ISR is the in-sync replicas the leader last reported, nil before its
+	// first report (read it with isrOf).
+	ISR []int32 `json:"isr,omitempty"`
 	// ReassignStartMs is when Target was set (the proposer's clock).
 	ReassignStartMs int64 `json:"reassign_start_ms,omitempty"`
 }
@@ -188,6 +191,7 @@ func clonePartition(p PartitionRecord) PartitionRecord {
 	p.Replicas = slices.Clone(p.Replicas)
 	p.Target = slices.Clone(p.Target)
 	p.Initial = slices.Clone(p.Initial)
+	p.ISR = slices.Clone(p.ISR)
 	return p
 }
 

@@ -277,7 +277,7 @@ func newBrokerCollector(b *Broker) *brokerCollector {
 		b:               b,
 		replicas:        d("cairn_partition_replicas", "Partition replicas hosted by this broker."),
 		leaders:         d("cairn_partition_leaders", "Partition replicas hosted by this broker that lead their partition."),
-		underReplicated: d("cairn_partition_under_replicated", "Partitions led here with a reassignment in progress or a replica on a broker not registered."),
+		underReplicated: d("cairn_partition_under_replicated", "Partitions led here with a reassignment in progress, a replica on a broker not registered, or an ISR smaller than the replicas."),
 		moves:           d("cairn_partition_moves", "Partitions led here with a reassignment in progress."),
 		leaderless:      d("cairn_cluster_partitions_leaderless", "Partitions of the cluster with no leader; reported by the metadata leader only."),
 		metaLeader:      d("cairn_metadata_is_leader", "1 if this broker leads the metadata group, else 0."),
@@ -310,11 +310,11 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
 	}
 	local := b.replicas.all()
-	led := map[TopicPartition]bool{}
+	led := map[TopicPartition]*localReplica{}
 	var repairs partition.RepairStats
 	for _, lr := range local {
 		if lr.p.IsLeader() {
-			led[lr.tp] = true
+			led[lr.tp] = lr
 		}
 		rs := lr.p.RepairStats()
 		repairs.Detected += rs.Detected
@@ -335,14 +335,16 @@ func (c *brokerCollector) Collect(ch chan<- prometheus.Metric) {
 				if p.Leader < 0 {
 					leaderless++
 				}
-				if !led[TopicPartition{name, int32(i)}] {
+				lr := led[TopicPartition{name, int32(i)}]
+				if lr == nil {
 					continue
 				}
+				isr := b.replicas.ledISR(lr, lr.p.LeaderEpoch(), p)
 				moving := p.Target != nil && !slices.Equal(p.Target, p.Replicas)
 				if moving {
 					moves++
 				}
-				if moving || slices.ContainsFunc(p.Replicas, func(id int32) bool {
+				if moving || len(isr) < len(p.Replicas) || slices.ContainsFunc(p.Replicas, func(id int32) bool {
 					r, ok := s.Brokers[id]
 					return !ok || r.State != BrokerRegistered
 				}) {

@@ -79,11 +79,13 @@ type assignment struct {
 	initial     []int32
 	leader      int32
 	leaderEpoch int32
+	isr         []int32
 }
 
 type replicaManager struct {
 	b       *Broker
-	changed *broadcast.Signal // a local leadership changed: report it soon
+	changed *broadcast.Signal // a local leadership or ISR changed: report it soon
+	isr     *isrTracker
 	wg      sync.WaitGroup
 	mu      struct {
 		sync.Mutex
@@ -97,7 +99,7 @@ type replicaManager struct {
 }
 
 func newReplicaManager(b *Broker) *replicaManager {
-	rm := &replicaManager{b: b, changed: broadcast.New()}
+	rm := &replicaManager{b: b, changed: broadcast.New(), isr: newISRTracker()}
 	rm.mu.byTP = map[TopicPartition]*localReplica{}
 	rm.mu.byGroup = map[string]*localReplica{}
 	rm.mu.reassigning = map[string]bool{}
@@ -174,7 +176,7 @@ func (rm *replicaManager) assignments() (map[TopicPartition]assignment, map[int3
 				want[tp] = assignment{
 					tp: tp, topicID: t.ID, configs: maps.Clone(t.Configs),
 					replicas: slices.Clone(p.Replicas), target: slices.Clone(p.Target), initial: slices.Clone(p.Initial),
-					leader: p.Leader, leaderEpoch: p.LeaderEpoch,
+					leader: p.Leader, leaderEpoch: p.LeaderEpoch, isr: isrOf(p),
 				}
 			}
 		}
@@ -230,8 +232,10 @@ func (rm *replicaManager) reconcile(ctx context.Context) {
 		if !lr.p.IsLeader() {
 			continue
 		}
-		if epoch := lr.p.LeaderEpoch(); w.leader != rm.b.id || w.leaderEpoch != epoch {
-			updates = append(updates, leaderUpdate{Topic: tp.Topic, TopicID: w.topicID, Partition: tp.Partition, Leader: rm.b.id, Epoch: epoch})
+		epoch := lr.p.LeaderEpoch()
+		isr := rm.isr.current(lr.group, epoch, rm.b.id, w.replicas, rm.b.cfg.ReplicaLagMax)
+		if w.leader != rm.b.id || w.leaderEpoch != epoch || isr != nil && !slices.Equal(isr, w.isr) {
+			updates = append(updates, leaderUpdate{Topic: tp.Topic, TopicID: w.topicID, Partition: tp.Partition, Leader: rm.b.id, Epoch: epoch, ISR: isr})
 		}
 		if w.target != nil {
 			rm.startReassign(ctx, lr, w, addrs)
