@@ -205,6 +205,9 @@ func (c Config) Validate() error {
 	if c.ProbeInterval < 10*time.Millisecond {
 		errs = append(errs, fmt.Errorf("probe interval %v below 10ms", c.ProbeInterval))
 	}
+	if c.ReplicaStatusEvery < 10*time.Millisecond || c.ReplicaLagMax < c.ReplicaStatusEvery {
+		errs = append(errs, fmt.Errorf("replica lag max %v: want at least the replica status period (%v), which is at least 10ms", c.ReplicaLagMax, c.ReplicaStatusEvery))
+	}
 	if err := c.Log.Validate(); err != nil {
 		errs = append(errs, err)
 	}

@@ -93,6 +93,7 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&cfg.HTTPAddr, "http-addr", cluster.DefaultHTTPAddr, `admin HTTP address (/livez, /readyz, /v1/cluster); "-" disables it`)
 	f.StringSliceVar(&join, "join", nil, "gossip addresses of brokers to join, comma-separated (none: found a new cluster)")
 	f.StringVar(&cfg.Rack, "rack", "", "rack of this broker")
+	f.DurationVar(&cfg.ReplicaLagMax, "replica-lag-max", cluster.DefaultReplicaLagMax, "a follower not caught up with its leader for this long leaves the ISR (Kafka's replica.lag.time.max.ms)")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
 	return cmd
 }

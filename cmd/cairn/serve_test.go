@@ -224,6 +224,8 @@ func TestServeBadFlags(t *testing.T) {
 		{"serve", "--listeners", "A://nope,B://127.0.0.1:x", "--advertised-listeners", "A://0.0.0.0:9092"},
 		{"serve", "--listeners", "127.0.0.1:9092"},
 		{"serve", "--node-id", "x"},
+		{"serve", "--replica-lag-max", "10"},
+		{"serve", "--replica-lag-max", "-1s"},
 		{"serve", "--data", "/dev/null/cairn"},
 		{"serve", "--config", "/nonexistent/cairn.conf"},
 		// Fails after the data directory is claimed: Start cleans up, no panic.
