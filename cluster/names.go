@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cairnlog/cairn/log"
@@ -47,7 +49,7 @@ const (
 	ConfigSegmentBytes    = "segment.bytes"     // default 1 GiB
 	ConfigSegmentMs       = "segment.ms"        // default 7 days
 	ConfigMaxMessageBytes = "max.message.bytes" // default 1048588
-	ConfigCleanupPolicy   = "cleanup.policy"    // delete (default) or compact
+	ConfigCleanupPolicy   = "cleanup.policy"    // delete (default), compact, or both: "compact,delete"
 	cleanupDelete         = "delete"
 	cleanupCompact        = "compact"
 )
@@ -56,9 +58,12 @@ const (
 // DescribeConfigs.
 var TopicConfigNames = []string{ConfigCleanupPolicy, ConfigMaxMessageBytes, ConfigRetentionBytes, ConfigRetentionMs, ConfigSegmentBytes, ConfigSegmentMs}
 
-// ValidateTopicConfig checks one topic config. cleanup.policy=compact is
-// accepted and stored but not enforced yet: the log is retained by time and
-// size only (TODO(issue 7): compaction). The error wraps ErrInvalidConfig.
+// ValidateTopicConfig checks one topic config. The error wraps
+// ErrInvalidConfig.
+//
+// cleanup.policy is a list, as Kafka's. Without delete, retention.ms and
+// retention.bytes delete nothing, as in Kafka; compact is accepted but does
+// not yet drop superseded records (the log keeps every record).
 func ValidateTopicConfig(name, value string) error {
 	bad := func(why string) error {
 		return fmt.Errorf("%w: %s=%q: %s", ErrInvalidConfig, name, value, why)
@@ -88,13 +93,35 @@ func ValidateTopicConfig(name, value string) error {
 			return bad(fmt.Sprintf("want an integer in [%d, %d]", log.BatchHeaderSize, math.MaxInt32))
 		}
 	case ConfigCleanupPolicy:
-		if value != cleanupDelete && value != cleanupCompact {
-			return bad("want delete or compact")
+		if _, err := cleanupDeletes(value); err != nil {
+			return bad(err.Error())
 		}
 	default:
 		return fmt.Errorf("%w: unknown topic config %q", ErrInvalidConfig, name)
 	}
 	return nil
+}
+
+// cleanupDeletes parses a cleanup.policy list and reports whether it holds
+// delete.
+func cleanupDeletes(policy string) (bool, error) {
+	deletes, n := false, 0
+	for it := range strings.SplitSeq(policy, ",") {
+		switch strings.TrimSpace(it) {
+		case cleanupDelete:
+			deletes = true
+		case cleanupCompact:
+		case "":
+			continue
+		default:
+			return false, fmt.Errorf("%q is not delete or compact", strings.TrimSpace(it))
+		}
+		n++
+	}
+	if n == 0 {
+		return false, errors.New("want delete, compact or both")
+	}
+	return deletes, nil
 }
 
 // logConfig maps a topic's configs onto the log's. Configs were validated
@@ -121,6 +148,12 @@ func logConfig(base log.Config, configs map[string]string) log.Config {
 			c.RetentionBytes = -1
 		} else if v > 0 {
 			c.RetentionBytes = v
+		}
+	}
+	// A policy without delete (compact alone) keeps every segment.
+	if p, ok := configs[ConfigCleanupPolicy]; ok {
+		if deletes, err := cleanupDeletes(p); err == nil && !deletes {
+			c.RetentionAge, c.RetentionBytes = -1, -1
 		}
 	}
 	if v, ok := num(ConfigSegmentBytes); ok && v >= log.BatchHeaderSize {

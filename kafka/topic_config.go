@@ -32,7 +32,7 @@ var topicConfigs = []topicConfig{
 		name: "cleanup.policy", broker: "log.cleanup.policy", typ: kmsg.ConfigTypeList,
 		def:   func(Config) string { return "delete" },
 		check: checkCleanupPolicy,
-		doc:   "delete: drop old segments by retention.ms and retention.bytes; compact: keep the newest record per key; or both.",
+		doc:   "delete: drop old segments by retention.ms and retention.bytes; compact: keep every segment (cairn does not yet drop records superseded by a newer one of the same key); or both.",
 	},
 	{
 		name: "retention.ms", broker: "log.retention.ms", typ: kmsg.ConfigTypeLong,
