@@ -30,28 +30,42 @@ func (h *Handler) incrementalAlterConfigs(ctx context.Context, req *wire.Request
 	for _, rr := range r.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
-			err = h.alterTopicConfigs(actx, rr, r.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker:
-			err = fmt.Errorf("%w: broker configs are read-only", errInvalidRequest)
-		default:
-			err = fmt.Errorf("%w: resource type %d has no configs here", errInvalidRequest, rr.ResourceType)
-		}
+		err := alterResource(rr.ResourceType, func() error { return h.alterTopicConfigs(actx, rr, r.ValidateOnly) })
 		sr.ErrorCode, sr.ErrorMessage = errorCode(err), errorMessage(err)
 		resp.Resources = append(resp.Resources, sr)
 	}
 	return wire.Respond(resp)
 }
 
-func (h *Handler) alterTopicConfigs(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
-	if err := validTopicName(rr.ResourceName); err != nil {
-		return err
+// alterResource alters one resource's configs: a topic's with alterTopic;
+// broker configs are read-only here.
+func alterResource(typ kmsg.ConfigResourceType, alterTopic func() error) error {
+	switch typ {
+	case kmsg.ConfigResourceTypeTopic:
+		return alterTopic()
+	case kmsg.ConfigResourceTypeBroker:
+		return fmt.Errorf("%w: broker configs are read-only", errInvalidRequest)
+	default:
+		return fmt.Errorf("%w: resource type %d has no configs here", errInvalidRequest, typ)
 	}
-	ti, ok := h.b.Topic(rr.ResourceName)
+}
+
+// configuredTopic is the topic whose configs a request alters.
+func (h *Handler) configuredTopic(name string) (TopicInfo, error) {
+	if err := validTopicName(name); err != nil {
+		return TopicInfo{}, err
+	}
+	ti, ok := h.b.Topic(name)
 	if !ok {
-		return fmt.Errorf("%w: %s", ErrUnknownTopic, rr.ResourceName)
+		return TopicInfo{}, fmt.Errorf("%w: %s", ErrUnknownTopic, name)
+	}
+	return ti, nil
+}
+
+func (h *Handler) alterTopicConfigs(ctx context.Context, rr kmsg.IncrementalAlterConfigsRequestResource, validateOnly bool) error {
+	ti, err := h.configuredTopic(rr.ResourceName)
+	if err != nil {
+		return err
 	}
 	set := make(map[string]*string, len(rr.Configs))
 	for _, c := range rr.Configs {

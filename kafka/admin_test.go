@@ -3,6 +3,7 @@ package kafka
 import (
 	"context"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -132,6 +133,42 @@ func TestKadmTopics(t *testing.T) {
 		if err != nil || !errors.Is(ar[0].Err, kerr.InvalidConfig) {
 			t.Fatalf("alter %+v: %v %+v, want INVALID_CONFIG", bad[0], err, ar)
 		}
+	}
+
+	// Whole-set alter (AlterConfigs, API 33): what is left out returns to
+	// its default.
+	state := []kadm.AlterConfig{{Name: "retention.ms", Value: ptr("120000")}}
+	if vr, err := adm.ValidateAlterTopicConfigsState(ctx, state, "adm"); err != nil || vr[0].Err != nil {
+		t.Fatalf("validate alter state: %v %+v", err, vr)
+	}
+	if ti, _ := b.Topic("adm"); ti.Configs["retention.ms"] != "" {
+		t.Fatal("validate-only altered the topic")
+	}
+	if ar, err := adm.AlterTopicConfigsState(ctx, state, "adm"); err != nil || ar[0].Err != nil {
+		t.Fatalf("alter state: %v %+v", err, ar)
+	}
+	if ti, _ := b.Topic("adm"); !maps.Equal(ti.Configs, map[string]string{"retention.ms": "120000"}) {
+		t.Fatalf("configs after alter state: %v, want retention.ms alone", ti.Configs)
+	}
+	for _, bad := range []struct {
+		configs []kadm.AlterConfig
+		want    *kerr.Error
+	}{
+		{[]kadm.AlterConfig{{Name: "retention.ms"}}, kerr.InvalidRequest}, // null value
+		{[]kadm.AlterConfig{{Name: "retention.ms", Value: ptr("1")}, {Name: "retention.ms", Value: ptr("2")}}, kerr.InvalidRequest},
+		{[]kadm.AlterConfig{{Name: "flush.ms", Value: ptr("1")}}, kerr.InvalidConfig},
+		{[]kadm.AlterConfig{{Name: "segment.bytes", Value: ptr("-5")}}, kerr.InvalidConfig},
+	} {
+		ar, err := adm.AlterTopicConfigsState(ctx, bad.configs, "adm")
+		if err != nil || !errors.Is(ar[0].Err, bad.want) {
+			t.Fatalf("alter state %+v: %v %+v, want %v", bad.configs, err, ar, bad.want)
+		}
+	}
+	if ti, _ := b.Topic("adm"); !maps.Equal(ti.Configs, map[string]string{"retention.ms": "120000"}) {
+		t.Fatalf("a refused alter state changed the configs: %v", ti.Configs)
+	}
+	if ar, err := adm.AlterBrokerConfigsState(ctx, state, 1); err != nil || !errors.Is(ar[0].Err, kerr.InvalidRequest) {
+		t.Fatalf("alter broker config state: %v %+v, want INVALID_REQUEST", err, ar)
 	}
 
 	// Broker configs are described, read-only.

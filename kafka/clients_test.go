@@ -3,6 +3,7 @@ package kafka
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -144,5 +145,42 @@ func TestKafkaGo(t *testing.T) {
 				r.Close()
 			}
 		})
+	}
+}
+
+// TestSaramaAdminConfigs drives the topic admin path of sarama's ClusterAdmin,
+// whose AlterConfig sends the whole-set AlterConfigs (API 33).
+func TestSaramaAdminConfigs(t *testing.T) {
+	b := startBroker(t, Config{})
+	cfg := sarama.NewConfig()
+	cfg.Version = sarama.V2_8_0_0
+	adm, err := sarama.NewClusterAdmin([]string{b.addr}, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adm.Close()
+	ms := func(s string) *string { return &s }
+	if err := adm.CreateTopic("sarama-admin", &sarama.TopicDetail{NumPartitions: 2, ReplicationFactor: 1,
+		ConfigEntries: map[string]*string{"cleanup.policy": ms("compact"), "retention.ms": ms("60000")}}, false); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	if err := adm.AlterConfig(sarama.TopicResource, "sarama-admin", map[string]*string{"retention.bytes": ms("1048576")}, false); err != nil {
+		t.Fatalf("alter config: %v", err)
+	}
+	entries, err := adm.DescribeConfig(sarama.ConfigResource{Type: sarama.TopicResource, Name: "sarama-admin"})
+	if err != nil {
+		t.Fatalf("describe config: %v", err)
+	}
+	got := map[string]string{}
+	for _, e := range entries {
+		got[e.Name] = e.Value
+	}
+	// The whole set replaced: the two configs set at creation are defaults again.
+	if got["retention.bytes"] != "1048576" || got["cleanup.policy"] != "delete" || got["retention.ms"] != "604800000" {
+		t.Fatalf("configs after AlterConfig: %v", got)
+	}
+	err = adm.AlterConfig(sarama.TopicResource, "sarama-admin", map[string]*string{"flush.ms": ms("1")}, false)
+	if !errors.Is(err, sarama.ErrInvalidConfig) {
+		t.Fatalf("alter an unsupported config: %v, want INVALID_CONFIG", err)
 	}
 }

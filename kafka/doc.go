@@ -36,6 +36,7 @@
 //	 22  InitProducerID           0-4       idempotent producers only
 //	 23  OffsetForLeaderEpoch     0-4       from partition.Epochs
 //	 32  DescribeConfigs          0-4       honoured topic configs; broker read-only
+//	 33  AlterConfigs             0-2       topic configs, the whole set; left out = default
 //	 37  CreatePartitions         0-3       no manual assignment
 //	 42  DeleteGroups             0-2       empty groups only
 //	 44  IncrementalAlterConfigs  0-1       topic configs only
@@ -43,6 +44,7 @@
 //	 46  ListPartitionReassign.   0         replicas, adding, removing
 //	 47  OffsetDelete             0         not of subscribed topics
 //	 60  DescribeCluster          0-1       brokers endpoint only
+//	 64  UnregisterBroker         0         brokers holding no replicas
 //
 // Every minimum is at or below what librdkafka 2.0.2, franz-go, sarama and
 // kafka-go send; older versions (message formats v0 and v1) are not served.
