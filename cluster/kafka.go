@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -43,6 +44,18 @@ func KafkaHandler(cfg kafka.Config) func(*Broker) wire.Handler {
 type kafkaBackend struct{ b *Broker }
 
 var _ kafka.Backend = kafkaBackend{}
+
+func (k kafkaBackend) LogDir() (string, int64, int64) {
+	dir := k.b.cfg.DataDir
+	if abs, err := filepath.Abs(dir); err == nil {
+		dir = abs
+	}
+	free, total, err := diskSpace(k.b.cfg.DataDir)
+	if err != nil {
+		return dir, -1, -1
+	}
+	return dir, int64(total), int64(free)
+}
 
 func (k kafkaBackend) ID() int32           { return k.b.ID() }
 func (k kafkaBackend) ClusterID() string   { return k.b.ClusterID() }

@@ -3,6 +3,7 @@ package cluster
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -340,4 +341,69 @@ func TestKafkaTopicConfigAppliesLive(t *testing.T) {
 	if !errors.Is(err, kerr.MessageTooLarge) {
 		t.Fatalf("8 KiB record over a 4 KiB max.message.bytes: %v, want MESSAGE_TOO_LARGE", err)
 	}
+}
+
+// DescribeLogDirs, asked of every broker as admin tools do, names each
+// partition's replicas exactly, each in its broker's data directory, with the
+// same size on every replica once they have caught up.
+func TestKafkaDescribeLogDirs(t *testing.T) {
+	c := newKafkaCluster(t, 3)
+	ctx := ctxTimeout(t, 2*time.Minute)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.kafkaSeeds()...), kgo.DefaultProduceTopic("dirs"),
+		kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(ctx, 3, 2, nil, "dirs"); err != nil {
+		t.Fatal(err)
+	}
+	ti := c.waitLeaders("dirs", 30*time.Second)
+	for i := range 30 {
+		if err := cl.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "record %d", i)}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	var last string // why the last look was not yet right
+	defer func() {
+		if t.Failed() {
+			t.Logf("last DescribeLogDirs: %s", last)
+		}
+	}()
+	c.waitFor(30*time.Second, "every replica described with one size", func() bool {
+		all, err := adm.DescribeAllLogDirs(ctx, nil)
+		if err != nil {
+			last = err.Error()
+			return false
+		}
+		for _, p := range ti.Partitions {
+			var holders []int32
+			sizes := map[int64]bool{}
+			for broker, dirs := range all {
+				for dir, d := range dirs {
+					if d.Err != nil || d.TotalBytes <= 0 || d.UsableBytes < 0 {
+						last = fmt.Sprintf("broker %d dir %s: err %v, total %d, usable %d", broker, dir, d.Err, d.TotalBytes, d.UsableBytes)
+						return false
+					}
+					if dp, ok := dirs.Lookup(dir, "dirs", p.Index); ok {
+						if want := c.broker(broker).cfg.DataDir; dir != want {
+							last = fmt.Sprintf("broker %d reports dir %s, want %s", broker, dir, want)
+							return false
+						}
+						holders = append(holders, broker)
+						sizes[dp.Size] = true
+					}
+				}
+			}
+			slices.Sort(holders)
+			want := slices.Sorted(slices.Values(p.Replicas))
+			if !slices.Equal(holders, want) || len(sizes) != 1 || sizes[0] {
+				last = fmt.Sprintf("partition %d: held by %v (want %v), sizes %v", p.Index, holders, want, sizes)
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -43,6 +43,9 @@ type Backend interface {
 	// coordinator when its leadership ends, and returns a new one only
 	// once its OffsetStore's local copy holds every committed offset.
 	Groups() *consumer.Coordinator
+	// LogDir is the directory holding this broker's partition replicas,
+	// with its filesystem's total and usable bytes (-1 when unknown).
+	LogDir() (dir string, totalBytes, usableBytes int64)
 
 	// CreateTopic creates a topic with partitions partitions of
 	// replicationFactor replicas each and the given topic configs

@@ -203,6 +203,8 @@ func (b *testBroker) infoLocked(tt *testTopic) TopicInfo {
 	return info
 }
 
+func (b *testBroker) LogDir() (string, int64, int64) { return b.dir, -1, -1 }
+
 func (b *testBroker) LocalPartition(topic string, part int32) *partition.Partition {
 	b.mu.Lock()
 	defer b.mu.Unlock()

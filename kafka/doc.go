@@ -37,6 +37,7 @@
 //	 23  OffsetForLeaderEpoch     0-4       from partition.Epochs
 //	 32  DescribeConfigs          0-4       honoured topic configs; broker read-only
 //	 33  AlterConfigs             0-2       topic configs, the whole set; left out = default
+//	 35  DescribeLogDirs          0-4       one dir: the data directory; this broker's replicas
 //	 37  CreatePartitions         0-3       no manual assignment
 //	 42  DeleteGroups             0-2       empty groups only
 //	 44  IncrementalAlterConfigs  0-1       topic configs only

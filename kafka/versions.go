@@ -37,6 +37,7 @@ var apis = map[int16]api{
 	23: {wire.VersionRange{Min: 0, Max: 4}, (*Handler).offsetForLeaderEpoch},
 	32: {wire.VersionRange{Min: 0, Max: 4}, (*Handler).describeConfigs},
 	33: {wire.VersionRange{Min: 0, Max: 2}, (*Handler).alterConfigs},
+	35: {wire.VersionRange{Min: 0, Max: 4}, (*Handler).describeLogDirs},
 	37: {wire.VersionRange{Min: 0, Max: 3}, (*Handler).createPartitions},
 	42: {wire.VersionRange{Min: 0, Max: 2}, (*Handler).deleteGroups},
 	44: {wire.VersionRange{Min: 0, Max: 1}, (*Handler).incrementalAlterConfigs},
