@@ -1,14 +1,15 @@
 """Interop with librdkafka through confluent-kafka-python (Debian's package).
 
-An idempotent producer writes numbered records to an RF3 topic, a consumer in a
-group reads every one back, and the check is exact: each record once, in order
-per partition. Bounded: every loop has a deadline."""
+The admin client alters the topic's configs as a whole set (AlterConfigs) and
+reads them back. An idempotent producer writes numbered records to an RF3
+topic, a consumer in a group reads every one back, and the check is exact: each
+record once, in order per partition. Bounded: every loop has a deadline."""
 import os
 import sys
 import time
 
 from confluent_kafka import Consumer, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 BROKERS = os.environ["BROKERS"]
 TOPIC = "librdkafka-idempotent"
@@ -23,6 +24,16 @@ def fail(msg):
 admin = AdminClient({"bootstrap.servers": BROKERS})
 for fut in admin.create_topics([NewTopic(TOPIC, PARTITIONS, 3)], operation_timeout=30).values():
     fut.result(timeout=60)
+
+# alter_configs sends the whole-set AlterConfigs (API 33): what it leaves out
+# returns to its default.
+want = {"retention.ms": "86400000", "cleanup.policy": "compact,delete"}
+for fut in admin.alter_configs([ConfigResource("topic", TOPIC, set_config=want)]).values():
+    fut.result(timeout=60)
+for fut in admin.describe_configs([ConfigResource("topic", TOPIC)]).values():
+    got = {name: entry.value for name, entry in fut.result(timeout=60).items()}
+    if any(got.get(k) != v for k, v in want.items()) or got.get("segment.ms") != "604800000":
+        fail("configs after alter_configs: %s" % got)
 
 acked, errors = {}, []
 
