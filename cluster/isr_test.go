@@ -109,8 +109,10 @@ func TestISRFollowsFollowers(t *testing.T) {
 	killed := time.Now()
 	without := slices.DeleteFunc(slices.Clone(replicas), func(id int32) bool { return id == follower })
 	c.waitFor(30*time.Second, "the ISR without the killed follower", everyoneSays(without))
-	if took := time.Since(killed); took < 2*time.Second-200*time.Millisecond {
-		t.Fatalf("follower left the ISR %s after it died, before the lag time of 2s", took)
+	// Its last catch-up may date from a sample taken up to one poll RPC
+	// timeout (1 s) before it died, so it can leave that much before 2 s.
+	if took := time.Since(killed); took < 800*time.Millisecond {
+		t.Fatalf("follower left the ISR %s after it died, well before the lag time of 2s", took)
 	}
 
 	underReplicated := func() float64 {

@@ -109,7 +109,15 @@ func TestMetrics(t *testing.T) {
 	if _, err := adm.CreateTopic(ctx, partitions, 3, nil, topic); err != nil {
 		t.Fatal(err)
 	}
-	c.waitLeaders(topic, 30*time.Second)
+	// Every partition led by its preferred replica, so that no hand-over to
+	// it moves the lag reports between the scrape and the checks below.
+	c.waitFor(30*time.Second, "preferred leaders of "+topic, func() bool {
+		ti, ok := c.leadersAgree(topic)
+		for _, p := range ti.Partitions {
+			ok = ok && p.Leader == p.Replicas[0]
+		}
+		return ok
+	})
 
 	// Records 0-399 and 401-999 now; record 400 alone in its batch, stamped
 	// an hour ago, so that the lag time of a group at offset 400 is known.
