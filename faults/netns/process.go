@@ -386,6 +386,36 @@ func (c *Cluster) notReady(ctx context.Context) error {
 	return nil
 }
 
+// Left reports whether some running node other than id sees broker id as
+// left (unregistered): that is final, so one node saying so is enough.
+func (c *Cluster) Left(ctx context.Context, id int32) bool {
+	c.mu.Lock()
+	var others []int32
+	for oid, n := range c.mu.nodes {
+		if oid != id && n.status == Running {
+			others = append(others, oid)
+		}
+	}
+	c.mu.Unlock()
+	for _, oid := range others {
+		var view struct {
+			Brokers []struct {
+				ID    int32  `json:"id"`
+				State string `json:"state"`
+			} `json:"brokers"`
+		}
+		if c.get200(ctx, oid, "/v1/cluster", &view) != nil {
+			continue
+		}
+		for _, b := range view.Brokers {
+			if b.ID == id && b.State == "left" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // get200 GETs path from node id's admin listener, wants 200, and decodes the
 // JSON body into v when v is not nil.
 func (c *Cluster) get200(ctx context.Context, id int32, path string, v any) error {
