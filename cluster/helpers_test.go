@@ -297,8 +297,8 @@ func (c *testCluster) leadersAgree(topic string) (TopicInfo, bool) {
 	}
 	for _, b := range live[1:] {
 		o, ok := b.Topic(topic)
-		if !ok {
-			return ti, false
+		if !ok || len(o.Partitions) != len(ti.Partitions) {
+			return ti, false // not created, or grown, everywhere yet
 		}
 		for i, p := range o.Partitions {
 			if p.Leader != ti.Partitions[i].Leader || p.LeaderEpoch != ti.Partitions[i].LeaderEpoch {
