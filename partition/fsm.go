@@ -282,7 +282,9 @@ func (f *FSM) applyBatches(l *raft.Log, appendMs int64, batches []byte) *AppendR
 }
 
 // appendToLog writes batches at offset f.mu.next, skipping every batch the log
-// already holds from before a restart (checked: same record count and CRC).
+// already holds from before a restart (checked: same record count and CRC,
+// and the leader epoch, which the CRC does not cover, equal to the entry's
+// term, the epoch it was stamped with).
 func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
 	off := f.mu.next
 	for len(batches) > 0 && off < f.log.EndOffset() {
@@ -291,15 +293,20 @@ func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
 			return err
 		}
 		if off >= f.log.StartOffset() {
-			same, err := f.logHolds(off, h)
+			same, err := f.logHolds(off, h, epoch)
 			if errors.Is(err, log.ErrCorrupt) {
 				// Damage behind the batches replay is checking: cut it away,
 				// copy back from a peer what this replica applied before it,
-				// and append this entry's batches from the Raft log.
+				// and append this entry's batches from the Raft log. A batch
+				// intact but for its leader epoch is cut where it starts.
 				if f.detected != nil {
 					f.detected(off, err)
 				}
-				if _, err := f.repairLocked(f.closing, off, off, f.log.TruncateCorrupt); err != nil {
+				cut := f.log.TruncateCorrupt
+				if errors.Is(err, errEpochFlipped) {
+					cut = f.cutAt
+				}
+				if _, err := f.repairLocked(f.closing, off, off, cut); err != nil {
 					return err
 				}
 				break
@@ -329,8 +336,13 @@ func (f *FSM) appendToLog(index uint64, batches []byte, epoch int32) error {
 	return err
 }
 
-// logHolds reports whether the log's batch at offset is the batch h describes.
-func (f *FSM) logHolds(offset int64, h log.BatchHeader) (bool, error) {
+// errEpochFlipped is a batch whose leader epoch is not the term of the entry
+// that wrote it, though its CRC holds.
+var errEpochFlipped = fmt.Errorf("%w: leader epoch of the batch is not its entry's term", log.ErrCorrupt)
+
+// logHolds reports whether the log's batch at offset is the batch h describes;
+// errEpochFlipped when it is, but with a leader epoch other than epoch.
+func (f *FSM) logHolds(offset int64, h log.BatchHeader, epoch int32) (bool, error) {
 	c, err := f.log.Read(offset, 1)
 	if err != nil {
 		return false, err
@@ -345,11 +357,25 @@ func (f *FSM) logHolds(offset int64, h log.BatchHeader) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	return got.BaseOffset == offset && got.LastOffsetDelta == h.LastOffsetDelta && got.CRC == h.CRC, nil
+	same := got.BaseOffset == offset && got.LastOffsetDelta == h.LastOffsetDelta && got.CRC == h.CRC
+	if same && got.PartitionLeaderEpoch != epoch {
+		return false, fmt.Errorf("%w: %d at offset %d, term %d", errEpochFlipped, got.PartitionLeaderEpoch, offset, epoch)
+	}
+	return same, nil
 }
 
 // HighWatermark returns the offset after the last committed batch.
 func (f *FSM) HighWatermark() int64 { return f.hw.get() }
+
+// epochsThrough returns the epoch history with the offset it covers up to:
+// every batch below that offset was applied, or restored from a snapshot,
+// with its epoch in the history. After a restart without a snapshot the
+// history grows again as Raft replays its entries.
+func (f *FSM) epochsThrough() ([]EpochStart, int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]EpochStart(nil), f.mu.epochs...), f.mu.next
+}
 
 // Epochs returns a copy of the leader-epoch history.
 func (f *FSM) Epochs() []EpochStart {
@@ -476,10 +502,11 @@ func (f *FSM) repair(ctx context.Context, offset int64) (bool, error) {
 // epoch history): it cuts the log at offset, a batch's base offset, and
 // refills it from peers the same way.
 func (f *FSM) repairAt(ctx context.Context, offset int64) (bool, error) {
-	return f.repairWith(ctx, offset, func(o int64) (int64, bool, error) {
-		return o, true, f.log.TruncateTo(o)
-	})
+	return f.repairWith(ctx, offset, f.cutAt)
 }
+
+// cutAt cuts the log at offset, a batch's base offset.
+func (f *FSM) cutAt(offset int64) (int64, bool, error) { return offset, true, f.log.TruncateTo(offset) }
 
 // repairWith is repair cutting the log with cut.
 func (f *FSM) repairWith(ctx context.Context, offset int64, cut func(int64) (int64, bool, error)) (bool, error) {

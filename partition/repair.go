@@ -195,12 +195,14 @@ func (p *Partition) repaired(from, to int64) {
 
 // epochMismatch returns the base offset of the first whole batch in b whose
 // leader epoch is not the one the epoch history gives its offset (the epoch
-// of the last start at or below it), or -1. Offsets before the history are
-// not judged.
-func epochMismatch(b []byte, epochs []EpochStart) int64 {
+// of the last start at or below it), or -1. Only batches below through, the
+// offset the history covers, are judged: after a restart without a snapshot
+// the history is rebuilt as Raft replays, and replay checks each batch's
+// epoch itself.
+func epochMismatch(b []byte, epochs []EpochStart, through int64) int64 {
 	for len(b) >= log.BatchHeaderSize {
 		h, err := log.ParseBatchHeader(b)
-		if err != nil || h.Size() > len(b) {
+		if err != nil || h.Size() > len(b) || h.BaseOffset >= through {
 			return -1 // Verify judged the bytes; nothing more to say here
 		}
 		i := sort.Search(len(epochs), func(i int) bool { return epochs[i].StartOffset > h.BaseOffset }) - 1
@@ -239,7 +241,8 @@ func (p *Partition) scrub(ctx context.Context, rate int64) {
 			err = c.Verify()
 			if err == nil {
 				if buf, err = c.AppendTo(buf[:0]); err == nil {
-					bad = epochMismatch(buf, p.fsm.Epochs())
+					epochs, through := p.fsm.epochsThrough()
+					bad = epochMismatch(buf, epochs, through)
 				}
 			}
 			next, n = c.NextOffset(), c.Len()
