@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -152,6 +153,11 @@ func runCLIWith(ctx context.Context, brokers string, stdin *strings.Reader, stdo
 	root := rootCommand()
 	if brokers != "" {
 		args = append(args, "--brokers", brokers)
+	}
+	// A loaded machine (CI's two cores under -race) can take longer than
+	// the 10 s default to elect a new topic's leaders.
+	if !slices.Contains(args, "--timeout") {
+		args = append(args, "--timeout", "60s")
 	}
 	root.SetArgs(args)
 	root.SetIn(stdin)
