@@ -51,7 +51,7 @@ func TestClusterSpreadAndFailover(t *testing.T) {
 			if err := b1.CreateTopic(ctx, "toomany", 1, int16(n+1), nil); !errors.Is(err, ErrInvalidReplicationFactor) {
 				t.Fatalf("rf %d on %d brokers: %v, want ErrInvalidReplicationFactor", n+1, n, err)
 			}
-			ti := c.waitLeaders("orders", 30*time.Second)
+			ti := c.waitLeaders("orders", time.Minute) // 36 replicas' elections, on a loaded machine
 			replicas, leaders := countSpread(ti)
 			checkEven(t, "replicas", replicas, n, 36)
 			// Leaders follow placement: preferred-leader election moves them.
