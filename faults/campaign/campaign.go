@@ -284,6 +284,7 @@ var storageMessages = map[string]string{
 	"segment truncated, dropping the segments after it":              "segment cut at open",
 	"log damage found, repairing from peers":                         "damage found by a read or scrub",
 	"segment corrupt, truncating the log at the first invalid batch": "damage found by a read or scrub",
+	"log damage found while replaying, repairing from peers":         "damage found by replay",
 	"log repaired from peers":                                        "repaired from peers",
 	"log repair failed":                                              "repair failed",
 }
