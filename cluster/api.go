@@ -54,9 +54,8 @@ type PartitionInfo struct {
 	LeaderEpoch int32
 	Replicas    []int32
 	// ISR are the replicas caught up with the leader within ReplicaLagMax,
-	// the leader first among them when it is first in Replicas (see
-	// isr.go): live for a partition led here, else what its leader last
-	// reported.
+	// in Replicas order (see isr.go): live for a partition led here, else
+	// what its leader last reported.
 	ISR []int32
 	// Target is the reassignment target, nil when none is in progress.
 	Target []int32
