@@ -82,7 +82,7 @@ type Broker struct {
 // state), starts gossip, the controller, the replica manager and the
 // listeners. It returns once they listen; the broker becomes ready (Ready)
 // when its metadata has caught up and its replicas are open.
-func Start(cfg Config) (b *Broker, err error) {
+func Start(cfg Config) (_ *Broker, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -91,13 +91,12 @@ func Start(cfg Config) (b *Broker, err error) {
 		return nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	b = &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: broadcast.New(), ctx: ctx, cancel: cancel}
-	// Every error return below sets the named result b to nil: close what
-	// was started through a copy of the pointer.
-	started := b
+	// b is not the named result: goroutines started below use it, and an
+	// error return must not turn it nil under them before Close stops them.
+	b := &Broker{cfg: cfg, id: cfg.NodeID, logger: cfg.Logger.With("node", cfg.NodeID), metaLeader: broadcast.New(), ctx: ctx, cancel: cancel}
 	defer func() {
 		if err != nil {
-			started.Close()
+			b.Close()
 		}
 	}()
 	advertiseInternal := cfg.AdvertiseInternalAddr

@@ -2,9 +2,11 @@ package cluster
 
 import (
 	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -182,4 +184,31 @@ func TestBrokerAPI(t *testing.T) {
 			t.Fatalf("partition %d placed on decommissioned broker 3", p.Index)
 		}
 	}
+}
+
+// TestStartFailsCleanlyLate makes Start fail at its last step (the admin
+// HTTP address is taken), after the broker's goroutines have started: it
+// returns the error, closes what it started, and nothing dereferences the
+// broker it did not return (a panic in a goroutine, before).
+func TestStartFailsCleanlyLate(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	c := &testCluster{t: t, root: t.TempDir(), brokers: map[int32]*Broker{}, cfgs: map[int32]Config{}}
+	cfg := c.config(1)
+	cfg.HTTPAddr = taken.Addr().String()
+	b, err := Start(cfg)
+	if err == nil || b != nil || !strings.Contains(err.Error(), "http listener") {
+		t.Fatalf("Start with a taken HTTP address = %v, %v; want an http listener error", b, err)
+	}
+	// The data directory is free again: a second try with a free address
+	// starts.
+	cfg.HTTPAddr = "127.0.0.1:0"
+	b, err = Start(cfg)
+	if err != nil {
+		t.Fatalf("Start after a failed one: %v", err)
+	}
+	b.Close()
 }
