@@ -161,7 +161,6 @@ func (t *isrTracker) current(group string, epoch, leader int32, replicas []int32
 // ledReplica is one partition led here, as trackISR sees it in one pass.
 type ledReplica struct {
 	group    string
-	epoch    int32
 	replicas []int32
 }
 
@@ -196,10 +195,10 @@ func (rm *replicaManager) trackISR(ctx context.Context) bool {
 		if !ok || !lr.p.IsLeader() {
 			continue
 		}
-		l := ledReplica{group: lr.group, epoch: lr.p.LeaderEpoch(), replicas: reps}
+		l := ledReplica{group: lr.group, replicas: reps}
 		fp := t.groups[l.group]
-		if fp == nil || fp.epoch != l.epoch {
-			fp = newFollowerProgress(l.epoch, reps, now)
+		if epoch := lr.p.LeaderEpoch(); fp == nil || fp.epoch != epoch {
+			fp = newFollowerProgress(epoch, reps, now)
 			t.groups[l.group] = fp
 		}
 		fp.sample(now, lr.p.Group().Status().AppliedIndex, lagMax)
@@ -219,7 +218,8 @@ func (rm *replicaManager) trackISR(ctx context.Context) bool {
 	t.mu.Unlock()
 
 	// One RPC per follower broker, all at once, bounded by the poll period
-	// so that a dead broker does not hold back the others' next pass.
+	// (at least a second) so that a dead broker does not hold back the next
+	// pass for long.
 	pctx, cancel := context.WithTimeout(ctx, max(b.cfg.ReplicaStatusEvery, time.Second))
 	defer cancel()
 	var wg sync.WaitGroup
