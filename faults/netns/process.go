@@ -364,21 +364,12 @@ func (c *Cluster) notReady(ctx context.Context) error {
 		if err := c.get200(ctx, id, "/readyz", nil); err != nil {
 			return err
 		}
-		var view struct {
-			Brokers []struct {
-				ID    int32  `json:"id"`
-				State string `json:"state"`
-			} `json:"brokers"`
-		}
-		if err := c.get200(ctx, id, "/v1/cluster", &view); err != nil {
+		states, err := c.brokerStates(ctx, id)
+		if err != nil {
 			return err
 		}
 		for _, want := range running {
-			registered := false
-			for _, b := range view.Brokers {
-				registered = registered || (b.ID == want && b.State == "registered")
-			}
-			if !registered {
+			if states[want] != "registered" {
 				return fmt.Errorf("node %d does not see node %d registered", id, want)
 			}
 		}
@@ -398,22 +389,30 @@ func (c *Cluster) Left(ctx context.Context, id int32) bool {
 	}
 	c.mu.Unlock()
 	for _, oid := range others {
-		var view struct {
-			Brokers []struct {
-				ID    int32  `json:"id"`
-				State string `json:"state"`
-			} `json:"brokers"`
-		}
-		if c.get200(ctx, oid, "/v1/cluster", &view) != nil {
-			continue
-		}
-		for _, b := range view.Brokers {
-			if b.ID == id && b.State == "left" {
-				return true
-			}
+		if states, err := c.brokerStates(ctx, oid); err == nil && states[id] == "left" {
+			return true
 		}
 	}
 	return false
+}
+
+// brokerStates returns every broker's state ("registered", "fenced",
+// "left") as node via's /v1/cluster reports it.
+func (c *Cluster) brokerStates(ctx context.Context, via int32) (map[int32]string, error) {
+	var view struct {
+		Brokers []struct {
+			ID    int32  `json:"id"`
+			State string `json:"state"`
+		} `json:"brokers"`
+	}
+	if err := c.get200(ctx, via, "/v1/cluster", &view); err != nil {
+		return nil, err
+	}
+	states := make(map[int32]string, len(view.Brokers))
+	for _, b := range view.Brokers {
+		states[b.ID] = b.State
+	}
+	return states, nil
 }
 
 // get200 GETs path from node id's admin listener, wants 200, and decodes the
